@@ -1,0 +1,1 @@
+"""Delivery adapters: how the hub hands a message to a recipient's system."""

@@ -1,0 +1,1 @@
+"""The organisation directory and the router that turns a message into deliveries."""

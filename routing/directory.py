@@ -1,0 +1,216 @@
+"""The organisation directory: units, their codes and aliases, and the systems serving them."""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import re
+from collections.abc import Iterable
+from enum import StrEnum
+from pathlib import Path
+from typing import Any, Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+
+from hub.errors import HubError, PermanentError
+
+# QCVN 102:2016 / QĐ 20/2020: LLL.KK.JJ.Xnn, read right to left
+ORGAN_ID = re.compile(r"^\d{3}\.\d{2}\.\d{2}\.[A-Z]\d{2}$")
+
+
+def is_standard_organ_id(code: str) -> bool:
+    return bool(ORGAN_ID.match(code))
+
+
+def hash_key(secret: str) -> str:
+    """The stored form of an API key or SOAP password: keys are random, so SHA-256 suffices."""
+    return "sha256:" + hashlib.sha256(secret.encode("utf-8")).hexdigest()
+
+
+class Level(StrEnum):
+    PROVINCE = "province"
+    DEPARTMENT = "department"
+    DISTRICT = "district"
+    COMMUNE = "commune"
+    EXTERNAL = "external"
+
+
+class Organization(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    code: str = Field(min_length=1, max_length=13)
+    name: str
+    level: Level
+    parent: str | None = None
+    aliases: tuple[str, ...] = ()
+    # a retired unit whose documents now go to its successor
+    successor: str | None = None
+
+
+class SoapEndpoint(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    wsdl: str
+    operation: str = "SendDocument"
+    service: str | None = None
+    port: str | None = None
+
+
+class Receive(BaseModel):
+    """How a system receives: pushed through an adapter, or pulled from its inbox."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    mode: Literal["push", "pull"] = "pull"
+    adapter: str = "rest"
+    url: str | None = None
+    format: Literal["json", "edxml"] = "json"
+    timeout_s: float | None = None
+    soap: SoapEndpoint | None = None
+    headers: dict[str, str] = Field(default_factory=dict)
+
+
+class System(BaseModel):
+    """A connected system: who it is, whom it speaks for, how it receives."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    id: str = Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_.-]+$")
+    name: str = ""
+    organizations: tuple[str, ...]
+    api_key_hashes: tuple[str, ...] = ()
+    receive: Receive = Field(default_factory=Receive)
+
+    @field_validator("api_key_hashes")
+    @classmethod
+    def _hash_form(cls, v: tuple[str, ...]) -> tuple[str, ...]:
+        for h in v:
+            if not re.fullmatch(r"sha256:[0-9a-f]{64}", h):
+                raise ValueError("API keys are stored as 'sha256:<64 hex digits>', never in clear")
+        return v
+
+    def serves(self, organ_id: str) -> bool:
+        return organ_id in self.organizations
+
+
+class DirectoryFile(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    organizations: list[Organization] = Field(default_factory=list)
+    systems: list[System] = Field(default_factory=list)
+
+
+class DirectoryError(HubError):
+    code = "directory_invalid"
+    title = "Directory is invalid"
+
+
+class Directory:
+    """An immutable snapshot of the directory, indexed for the hot path."""
+
+    def __init__(self, organizations: Iterable[Organization], systems: Iterable[System]) -> None:
+        self._orgs: dict[str, Organization] = {}
+        self._alias: dict[str, str] = {}
+        for org in organizations:
+            if org.code in self._orgs:
+                raise DirectoryError(f"organisation {org.code} is listed twice")
+            self._orgs[org.code] = org
+        for org in self._orgs.values():
+            for alias in org.aliases:
+                if alias in self._orgs or alias in self._alias:
+                    raise DirectoryError(f"alias {alias} of {org.code} is already a code or alias")
+                self._alias[alias] = org.code
+            if org.parent and org.parent not in self._orgs:
+                raise DirectoryError(f"parent {org.parent} of {org.code} is not in the directory")
+        self._systems: dict[str, System] = {}
+        self._by_key: dict[str, System] = {}
+        self._receiver: dict[str, System] = {}
+        for system in systems:
+            if system.id in self._systems:
+                raise DirectoryError(f"system {system.id} is listed twice")
+            self._systems[system.id] = system
+            for key_hash in system.api_key_hashes:
+                self._by_key[key_hash] = system
+            if system.receive.mode == "push" and not system.receive.url and not system.receive.soap:
+                raise DirectoryError(f"system {system.id} receives by push but has no url")
+            for code in system.organizations:
+                canonical = self.canonical(code)
+                if canonical is None:
+                    raise DirectoryError(f"system {system.id} serves unknown organisation {code}")
+                if canonical in self._receiver:
+                    raise DirectoryError(
+                        f"organisation {canonical} is served by both "
+                        f"{self._receiver[canonical].id} and {system.id}"
+                    )
+                self._receiver[canonical] = system
+
+    @classmethod
+    def from_file(cls, path: Path) -> Directory:
+        """Load a directory YAML file.
+
+        Raises DirectoryError naming the file and what is wrong in it.
+        """
+        try:
+            data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+            parsed = DirectoryFile.model_validate(data)
+        except (OSError, yaml.YAMLError) as exc:
+            raise DirectoryError(f"cannot read directory {path}: {exc}") from exc
+        except ValidationError as exc:
+            raise DirectoryError(f"directory {path} is invalid: {exc}") from exc
+        return cls(parsed.organizations, parsed.systems)
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> Directory:
+        parsed = DirectoryFile.model_validate(data)
+        return cls(parsed.organizations, parsed.systems)
+
+    # -- lookups -------------------------------------------------------------------------
+    def canonical(self, code: str) -> str | None:
+        """The current code of an organisation, following aliases and successions."""
+        code = self._alias.get(code, code)
+        seen: set[str] = set()
+        while code in self._orgs and self._orgs[code].successor and code not in seen:
+            seen.add(code)
+            code = self._orgs[code].successor or code
+        return code if code in self._orgs else None
+
+    def organization(self, code: str) -> Organization | None:
+        canonical = self.canonical(code)
+        return self._orgs.get(canonical) if canonical else None
+
+    def organizations(self) -> list[Organization]:
+        return list(self._orgs.values())
+
+    def knows(self, code: str) -> bool:
+        return self.canonical(code) is not None
+
+    def system(self, system_id: str) -> System | None:
+        return self._systems.get(system_id)
+
+    def systems(self) -> list[System]:
+        return list(self._systems.values())
+
+    def system_for_key(self, secret: str) -> System | None:
+        """The system owning an API key, compared by hash in constant time per candidate."""
+        digest = hash_key(secret)
+        system = self._by_key.get(digest)
+        if system is None:
+            return None
+        # the dict lookup found it; the compare keeps the check explicit
+        for stored in system.api_key_hashes:
+            if hmac.compare_digest(stored, digest):
+                return system
+        return None
+
+    def receiver_for(self, code: str) -> System | None:
+        canonical = self.canonical(code)
+        return self._receiver.get(canonical) if canonical else None
+
+
+def require_directory(path: Path) -> Directory:
+    """Load the directory or stop start-up with a PermanentError explaining why."""
+    try:
+        return Directory.from_file(path)
+    except DirectoryError as exc:
+        raise PermanentError(str(exc), code="directory_invalid") from exc

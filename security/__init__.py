@@ -1,0 +1,1 @@
+"""Authentication, signatures, egress and the audit chain."""
