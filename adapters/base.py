@@ -1,0 +1,50 @@
+"""The adapter contract: one method that hands one delivery to a receiving system.
+
+An adapter raises TransientError when trying again later may work (timeouts, 5xx, broken
+connections) and PermanentError (usually DeliveryRejected) when it never will; returning
+means the receiver has the message. The hub does the retrying, never the adapter.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Protocol
+
+from routing.directory import Receive
+
+
+@dataclass(frozen=True)
+class OutboundDelivery:
+    """Everything an adapter needs for one delivery, payload already in the wanted form."""
+
+    message_id: str
+    delivery_id: str
+    kind: str  # document | status
+    sender: str
+    recipient: str
+    system_id: str
+    document_id: str | None
+    attempt: int
+    payload: bytes
+    media_type: str
+    endpoint: Receive
+    headers: dict[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class DeliveryResult:
+    """What the receiver said, for the attempt log (never the payload)."""
+
+    detail: str = ""
+
+
+class Adapter(Protocol):
+    """A way of reaching a receiving system."""
+
+    name: str
+
+    def deliver(self, delivery: OutboundDelivery) -> DeliveryResult:
+        """Hand over one delivery. Raises TransientError or PermanentError."""
+        ...
+
+    def close(self) -> None: ...

@@ -1,0 +1,66 @@
+"""REST push: POST the package to the receiver's URL, JSON or edXML as it asked."""
+
+from __future__ import annotations
+
+from urllib.parse import quote
+
+import httpx
+
+from adapters.base import DeliveryResult, OutboundDelivery
+from hub.errors import DeliveryRejected, TransientError
+from security.egress import Egress
+
+# statuses worth trying again: the receiver is busy, overloaded or briefly broken
+RETRYABLE = {408, 425, 429, 500, 502, 503, 504}
+
+
+def delivery_headers(d: OutboundDelivery) -> dict[str, str]:
+    """Headers that let a receiver de-duplicate and trace; non-ASCII values are %-encoded."""
+    headers = {
+        "Content-Type": d.media_type,
+        "X-Lienthong-Message-Id": d.message_id,
+        "X-Lienthong-Delivery-Id": d.delivery_id,
+        "X-Lienthong-Kind": d.kind,
+        "X-Lienthong-Sender": d.sender,
+        "X-Lienthong-Recipient": d.recipient,
+        "X-Lienthong-Attempt": str(d.attempt),
+        "Idempotency-Key": d.delivery_id,
+    }
+    if d.document_id:
+        headers["X-Lienthong-Document-Id"] = quote(d.document_id, safe=",/.-_")
+    headers.update(d.endpoint.headers)
+    headers.update(d.headers)
+    return headers
+
+
+class RestPushAdapter:
+    name = "rest"
+
+    def __init__(self, egress: Egress) -> None:
+        self._egress = egress
+
+    def deliver(self, delivery: OutboundDelivery) -> DeliveryResult:
+        url = delivery.endpoint.url
+        if not url:
+            raise DeliveryRejected(f"system {delivery.system_id} has no push URL")
+        client = self._egress.http_client()
+        try:
+            response = client.post(
+                url,
+                content=delivery.payload,
+                headers=delivery_headers(delivery),
+                timeout=delivery.endpoint.timeout_s or self._egress.default_timeout,
+            )
+        except httpx.TimeoutException as exc:
+            raise TransientError(f"timed out posting to {url}") from exc
+        except httpx.TransportError as exc:
+            raise TransientError(f"cannot reach {url}: {type(exc).__name__}") from exc
+        if 200 <= response.status_code < 300:
+            return DeliveryResult(f"HTTP {response.status_code}")
+        reason = f"HTTP {response.status_code} from {url}: {response.text[:200]}"
+        if response.status_code in RETRYABLE:
+            raise TransientError(reason)
+        raise DeliveryRejected(reason)
+
+    def close(self) -> None:
+        pass

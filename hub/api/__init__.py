@@ -1,0 +1,1 @@
+"""HTTP surfaces: the REST API, the SOAP endpoint, health and metrics."""

@@ -1,0 +1,124 @@
+"""The REST API (JSON): submit documents and statuses, read messages, the pull inbox."""
+
+from __future__ import annotations
+
+from typing import Annotated, Literal
+
+from fastapi import APIRouter, Query, Request, Response
+from fastapi.responses import JSONResponse
+from pydantic import BaseModel, Field
+from starlette.concurrency import run_in_threadpool
+
+from hub.api.deps import CallerSystem, Hub
+from hub.errors import PermanentError
+from hub.ingest.limits import check_declared_length, read_limited
+from hub.model import Form, Kind
+from hub.query import message_view
+from routing.directory import System
+
+router = APIRouter(prefix="/api/v1")
+
+
+class Accepted(BaseModel):
+    id: str = Field(description="the hub's message id")
+    kind: str
+    document_id: str | None
+    status: Literal["accepted", "duplicate"]
+    recipients: list[str]
+
+
+class AckIn(BaseModel):
+    result: Literal["done", "fail"]
+    reason: str = Field(default="", max_length=1000)
+
+
+async def _submit(request: Request, hub: Hub, system: System, kind: Kind) -> JSONResponse:
+    limit = hub.settings.limits.max_body_bytes
+    try:
+        check_declared_length(request.headers.get("content-length"), limit)
+        raw = await read_limited(request.stream(), limit)
+    except PermanentError as exc:
+        await run_in_threadpool(hub.ingest.record_rejection, system.id, "rest", exc)
+        raise
+    media_type = request.headers.get("content-type", "")
+    receipt = await run_in_threadpool(hub.ingest.submit, system, raw, media_type, kind, "rest")
+    status = 202 if receipt.status == "accepted" else 200
+    return JSONResponse(receipt.as_dict(), status_code=status,
+                        headers={"Location": f"/api/v1/messages/{receipt.id}"})
+
+
+RESPONSES: dict[int | str, dict[str, object]] = {
+    202: {"model": Accepted, "description": "stored; delivery follows"},
+    200: {"model": Accepted, "description": "a duplicate: the first message's id"},
+}
+
+
+@router.post("/documents", status_code=202, responses=RESPONSES,
+             summary="Submit an e-document (JSON form or edXML)")
+async def submit_document(request: Request, hub: Hub, system: CallerSystem) -> JSONResponse:
+    return await _submit(request, hub, system, Kind.DOCUMENT)
+
+
+@router.post("/statuses", status_code=202, responses=RESPONSES,
+             summary="Submit a status package for an earlier document")
+async def submit_status(request: Request, hub: Hub, system: CallerSystem) -> JSONResponse:
+    return await _submit(request, hub, system, Kind.STATUS)
+
+
+@router.get("/messages/{message_id}", summary="A message, its deliveries, statuses and trace")
+async def get_message(message_id: str, hub: Hub, system: CallerSystem) -> dict[str, object]:
+    return await run_in_threadpool(message_view, hub.db, hub.settings, system, message_id)
+
+
+@router.get("/inbox", summary="Documents and statuses waiting for the caller")
+async def inbox(
+    hub: Hub, system: CallerSystem, limit: Annotated[int, Query(ge=1, le=1000)] = 100
+) -> dict[str, object]:
+    items = await run_in_threadpool(hub.inbox.pending, system, limit)
+    return {"items": [i.as_dict() for i in items]}
+
+
+def _wanted_form(accept: str | None) -> Form | None:
+    if not accept:
+        return None
+    accept = accept.lower()
+    if "xml" in accept and "json" not in accept:
+        return Form.EDXML
+    if "json" in accept and "xml" not in accept:
+        return Form.JSON
+    return None
+
+
+@router.get("/inbox/{message_id}", summary="One waiting message, as edXML or JSON by Accept")
+async def inbox_item(message_id: str, request: Request, hub: Hub,
+                     system: CallerSystem) -> Response:
+    body, form = await run_in_threadpool(
+        hub.inbox.fetch, system, message_id, _wanted_form(request.headers.get("accept")))
+    return Response(body, media_type=form.media_type,
+                    headers={"X-Lienthong-Message-Id": message_id})
+
+
+@router.post("/inbox/{message_id}/ack", summary="Transport receipt for a pulled message")
+async def inbox_ack(message_id: str, ack: AckIn, hub: Hub,
+                    system: CallerSystem) -> dict[str, object]:
+    state = await run_in_threadpool(hub.inbox.ack, system, message_id, ack.result, ack.reason)
+    return {"id": message_id, "state": state}
+
+
+@router.get("/organizations", summary="The organisation directory")
+async def organizations(
+    hub: Hub,
+    system: CallerSystem,
+    level: str | None = None,
+    parent: str | None = None,
+    q: str | None = None,
+) -> dict[str, object]:
+    orgs = hub.directory.organizations()
+    if level:
+        orgs = [o for o in orgs if o.level.value == level]
+    if parent:
+        orgs = [o for o in orgs if o.parent == parent]
+    if q:
+        needle = q.casefold()
+        orgs = [o for o in orgs if needle in o.name.casefold() or needle in o.code.casefold()]
+    return {"items": [o.model_dump(mode="json") for o in orgs]}

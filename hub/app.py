@@ -1,0 +1,53 @@
+"""create_app(settings): the FastAPI application with its lifespan."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI
+
+import hub
+from hub.api import health, problems, rest
+from hub.context import HubContext
+from hub.settings import Settings
+
+log = logging.getLogger(__name__)
+
+
+def create_app(settings: Settings | None = None, context: HubContext | None = None) -> FastAPI:
+    """Build the app. The hub's parts are built at start-up unless `context` is given."""
+    settings = settings or (context.settings if context else Settings())
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        ctx = context or HubContext.build(settings)
+        app.state.hub = ctx
+        if settings.embedded_worker:
+            ctx.start_worker()
+        log.info("hub ready (%s mode)", "embedded" if settings.embedded else "production")
+        try:
+            yield
+        finally:
+            if context is None:
+                ctx.close()
+            else:
+                ctx.stop_worker()
+
+    app = FastAPI(
+        title="lienthong",
+        version=hub.__version__,
+        description="Provincial interoperability hub: edXML (QCVN 102:2016) over REST and SOAP.",
+        lifespan=lifespan,
+    )
+    problems.install(app)
+    app.include_router(health.router)
+    app.include_router(rest.router)
+    try:
+        from hub.api import soap
+    except ImportError:
+        pass
+    else:
+        app.include_router(soap.router)
+    return app

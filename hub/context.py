@@ -1,0 +1,98 @@
+"""The hub's parts, built once from Settings and passed down (no import-time singletons)."""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+
+from dramatiq import Worker
+
+from adapters.registry import AdapterRegistry
+from hub.delivery.dispatcher import Dispatcher
+from hub.delivery.sweeper import Sweeper
+from hub.delivery.worker import DeliveryWorker
+from hub.inbox import Inbox
+from hub.ingest.pipeline import Ingest
+from hub.settings import Settings
+from hub.store.db import Database
+from hub.store.migrate import upgrade
+from routing.directory import Directory
+from schemas.codec import CodecRegistry
+from security.egress import Egress
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class HubContext:
+    settings: Settings
+    db: Database
+    directory: Directory
+    codecs: CodecRegistry
+    egress: Egress
+    adapters: AdapterRegistry
+    dispatcher: Dispatcher
+    ingest: Ingest
+    inbox: Inbox
+    deliverer: DeliveryWorker
+    _worker: Worker | None = field(default=None, repr=False)
+    _sweeper: Sweeper | None = field(default=None, repr=False)
+
+    @classmethod
+    def build(
+        cls,
+        settings: Settings,
+        directory: Directory | None = None,
+        adapters: AdapterRegistry | None = None,
+        migrate: bool = True,
+    ) -> HubContext:
+        """Wire every part. Raises HubError when the directory or an adapter is missing."""
+        directory = directory or Directory.from_file(settings.directory_file)
+        db = Database(settings.database_url)
+        if migrate:
+            upgrade(db.engine)
+        egress = Egress(
+            [s.receive.url or "" for s in directory.systems()]
+            + [s.receive.soap.wsdl for s in directory.systems() if s.receive.soap],
+            default_timeout=settings.delivery.timeout_s,
+        )
+        adapters = adapters or AdapterRegistry(egress)
+        adapters.require({s.receive.adapter for s in directory.systems()
+                          if s.receive.mode == "push"})
+        dispatcher = Dispatcher(settings, db)
+        deliverer = DeliveryWorker(
+            settings, db, directory, adapters,
+            schedule=lambda ids, prio, delay: dispatcher.dispatch(ids, prio, delay),
+        )
+        dispatcher.bind(deliverer.run)
+        codecs = CodecRegistry(settings)
+        ingest = Ingest(settings, directory, db, codecs, dispatcher)
+        inbox = Inbox(settings, directory, db)
+        return cls(settings, db, directory, codecs, egress, adapters, dispatcher, ingest, inbox,
+                   deliverer)
+
+    def start_worker(self, sweeper: bool = True) -> None:
+        """Start delivery threads (and the sweeper) in this process."""
+        if self._worker is None:
+            self._worker = self.dispatcher.make_worker()
+            self._worker.start()
+        if sweeper and self._sweeper is None:
+            d = self.settings.delivery
+            self._sweeper = Sweeper(self.db, self.dispatcher.dispatch, d.sweep_interval_s,
+                                    d.lease_s)
+            self._sweeper.start()
+
+    def stop_worker(self) -> None:
+        if self._sweeper is not None:
+            self._sweeper.stop()
+            self._sweeper = None
+        if self._worker is not None:
+            self._worker.stop()
+            self._worker = None
+
+    def close(self) -> None:
+        self.stop_worker()
+        self.adapters.close()
+        self.egress.close()
+        self.dispatcher.close()
+        self.db.dispose()

@@ -1,0 +1,1 @@
+"""Delivery: the broker, the worker that hands deliveries to adapters, retries, the sweeper."""

@@ -1,0 +1,95 @@
+"""The dispatcher: enqueues deliveries on the broker, in two lanes (urgent and normal)."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+
+import dramatiq
+from dramatiq import Broker, Worker
+from sqlalchemy import update
+
+from hub.delivery.broker import make_broker
+from hub.settings import Settings
+from hub.store.db import Database
+from hub.store.models import Outbox
+
+log = logging.getLogger(__name__)
+
+QUEUE_NORMAL = "deliveries"
+QUEUE_URGENT = "deliveries_urgent"
+
+
+class Dispatcher:
+    """Owns the broker and the delivery actors; knows nothing of how a delivery is made."""
+
+    def __init__(self, settings: Settings, db: Database, broker: Broker | None = None) -> None:
+        self.settings = settings
+        self.db = db
+        self.broker = broker or make_broker(settings)
+        self._actors: dict[str, dramatiq.Actor] = {}  # type: ignore[type-arg]
+
+    def bind(self, handler: Callable[[str], object]) -> None:
+        """Declare the delivery actors on this broker, both calling `handler(delivery_id)`."""
+        time_limit = int((self.settings.delivery.timeout_s * 2 + 60) * 1000)
+
+        def deliver(delivery_id: str) -> None:
+            handler(delivery_id)
+
+        for queue in (QUEUE_NORMAL, QUEUE_URGENT):
+            self._actors[queue] = dramatiq.actor(
+                deliver,
+                broker=self.broker,
+                actor_name=f"deliver_{queue}",
+                queue_name=queue,
+                max_retries=3,
+                min_backoff=1000,
+                time_limit=time_limit,
+            )
+
+    def dispatch(self, delivery_ids: list[str], priority: int = 0, delay_ms: int = 0) -> None:
+        """Enqueue deliveries; on a broker failure leave them to the sweeper, never raise.
+
+        The caller has already committed the deliveries and their outbox rows.
+        """
+        actor = self._actors[QUEUE_URGENT if priority > 0 else QUEUE_NORMAL]
+        failed: list[str] = []
+        for delivery_id in delivery_ids:
+            try:
+                actor.send_with_options(args=(delivery_id,), delay=delay_ms or None)
+            except Exception:  # the broker is down: the outbox keeps the delivery
+                log.warning("broker refused delivery %s; the sweeper will resend it",
+                            delivery_id, exc_info=True)
+                failed.append(delivery_id)
+        if failed:
+            self._forget_dispatch(failed)
+
+    def _forget_dispatch(self, delivery_ids: list[str]) -> None:
+        try:
+            with self.db.transaction() as session:
+                session.execute(
+                    update(Outbox).where(Outbox.delivery_id.in_(delivery_ids))
+                    .values(dispatched_at=None)
+                )
+        except Exception:
+            log.warning("could not mark %d outbox rows for the sweeper", len(delivery_ids),
+                        exc_info=True)
+
+    def make_worker(self) -> Worker:
+        worker = Worker(self.broker, worker_threads=self.settings.delivery.worker_threads,
+                        worker_timeout=100)
+        # prefetching many messages per thread is what makes a worker fast
+        worker.queue_prefetch = self.settings.delivery.queue_prefetch
+        return worker
+
+    def ping(self) -> bool:
+        client = getattr(self.broker, "client", None)
+        if client is None:
+            return True
+        try:
+            return bool(client.ping())
+        except Exception:
+            return False
+
+    def close(self) -> None:
+        self.broker.close()

@@ -1,0 +1,204 @@
+"""One delivery attempt: claim the delivery, hand it to its adapter, record what happened."""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+import os
+import socket
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from sqlalchemy import and_, delete, or_, select, update
+
+from adapters.base import OutboundDelivery
+from adapters.registry import AdapterRegistry
+from hub.delivery.payload import render
+from hub.delivery.retry import RetryPolicy
+from hub.errors import HubError, PermanentError, TransientError
+from hub.model import Form
+from hub.settings import Settings
+from hub.store.db import Database
+from hub.store.models import Attempt, Delivery, Message, Outbox
+from routing.directory import Directory
+from security import audit
+
+log = logging.getLogger(__name__)
+WORKER_NAME = f"{socket.gethostname()}:{os.getpid()}"
+
+
+def utcnow() -> dt.datetime:
+    return dt.datetime.now(dt.UTC)
+
+
+@dataclass(frozen=True)
+class Outcome:
+    state: str  # delivered | retrying | dead | skipped
+    retry_in_ms: int | None = None
+
+
+class DeliveryWorker:
+    """Runs single attempts; retries are scheduled through `schedule` with a delay."""
+
+    def __init__(
+        self,
+        settings: Settings,
+        db: Database,
+        directory: Directory,
+        adapters: AdapterRegistry,
+        schedule: Callable[[list[str], int, int], None],
+    ) -> None:
+        self.settings = settings
+        self.db = db
+        self.directory = directory
+        self.adapters = adapters
+        self.policy = RetryPolicy.from_settings(settings.delivery)
+        self.schedule = schedule
+
+    def claim(self, delivery_id: str, now: dt.datetime) -> bool:
+        """Take the delivery for one attempt; False if it is finished or someone holds it."""
+        lease = dt.timedelta(seconds=self.settings.delivery.lease_s)
+        with self.db.transaction() as session:
+            result = session.execute(
+                update(Delivery)
+                .where(
+                    Delivery.id == delivery_id,
+                    or_(
+                        and_(
+                            Delivery.state.in_(("pending", "retrying")),
+                            or_(Delivery.next_attempt_at.is_(None),
+                                Delivery.next_attempt_at <= now),
+                        ),
+                        and_(Delivery.state == "delivering", Delivery.lease_until < now),
+                    ),
+                )
+                .values(state="delivering", attempts=Delivery.attempts + 1,
+                        lease_until=now + lease, updated_at=now)
+            )
+            if result.rowcount:  # type: ignore[attr-defined]
+                return True
+            state = session.execute(
+                select(Delivery.state).where(Delivery.id == delivery_id)
+            ).scalar_one_or_none()
+            if state in (None, "delivered", "dead", "available", "refused"):
+                # finished (or never pushable): nothing more is owed to the broker
+                session.execute(delete(Outbox).where(Outbox.delivery_id == delivery_id))
+            return False
+
+    def run(self, delivery_id: str) -> Outcome:
+        """One attempt at one delivery. Raises only when the database is unavailable."""
+        started = utcnow()
+        if not self.claim(delivery_id, started):
+            return Outcome("skipped")
+        with self.db.reading() as session:
+            row = session.execute(
+                select(Delivery, Message).join(Message, Delivery.message_id == Message.id)
+                .where(Delivery.id == delivery_id)
+            ).one()
+            delivery, message = row.tuple()
+        try:
+            outbound = self._outbound(delivery, message)
+            adapter = self.adapters.get(delivery.adapter)
+            result = adapter.deliver(outbound)
+        except TransientError as exc:
+            return self._failed(delivery, started, exc, permanent=False)
+        except PermanentError as exc:
+            return self._failed(delivery, started, exc, permanent=True)
+        except HubError as exc:
+            return self._failed(delivery, started, exc, permanent=False)
+        except Exception as exc:  # an adapter bug must not lose the delivery: retry it
+            log.exception("adapter %s crashed on delivery %s", delivery.adapter, delivery_id)
+            return self._failed(delivery, started, TransientError(f"adapter error: {exc!r}"),
+                                permanent=False)
+        return self._succeeded(delivery, started, result.detail)
+
+    def _outbound(self, delivery: Delivery, message: Message) -> OutboundDelivery:
+        system = self.directory.system(delivery.system_id)
+        if system is None:
+            raise PermanentError(f"system {delivery.system_id} is no longer in the directory")
+        target = Form(delivery.form)
+        payload = render(message.raw, Form(message.form), target)
+        return OutboundDelivery(
+            message_id=message.id,
+            delivery_id=delivery.id,
+            kind=message.kind,
+            sender=message.sender_org,
+            recipient=delivery.recipient_org,
+            system_id=delivery.system_id,
+            document_id=message.document_id,
+            attempt=delivery.attempts,
+            payload=payload,
+            media_type=target.media_type,
+            endpoint=system.receive,
+        )
+
+    def _succeeded(self, delivery: Delivery, started: dt.datetime, detail: str) -> Outcome:
+        now = utcnow()
+        with self.db.transaction() as session:
+            session.execute(
+                update(Delivery).where(Delivery.id == delivery.id)
+                .values(state="delivered", finished_at=now, updated_at=now, lease_until=None,
+                        last_error=None)
+            )
+            session.add(Attempt(delivery_id=delivery.id, number=delivery.attempts,
+                                started_at=started, finished_at=now, outcome="ok",
+                                detail=detail[:1000], worker=WORKER_NAME))
+            session.execute(delete(Outbox).where(Outbox.delivery_id == delivery.id))
+            audit.append(session, [audit.PendingEvent(
+                "delivery.succeeded", actor=WORKER_NAME, message_id=delivery.message_id,
+                delivery_id=delivery.id,
+                detail={"recipient": delivery.recipient_org, "system": delivery.system_id,
+                        "attempt": delivery.attempts, "result": detail[:200]})])
+        log.info("delivered %s to %s (attempt %d)", delivery.message_id,
+                 delivery.recipient_org, delivery.attempts)
+        return Outcome("delivered")
+
+    def _failed(
+        self, delivery: Delivery, started: dt.datetime, exc: HubError, *, permanent: bool
+    ) -> Outcome:
+        now = utcnow()
+        attempts = delivery.attempts
+        retry = not permanent and self.policy.should_retry(attempts)
+        delay_ms = self.policy.backoff_ms(attempts) if retry else None
+        reason = exc.detail[:1000]
+        events = [audit.PendingEvent(
+            "delivery.failed", actor=WORKER_NAME, message_id=delivery.message_id,
+            delivery_id=delivery.id,
+            detail={"recipient": delivery.recipient_org, "attempt": attempts,
+                    "reason": reason, "permanent": permanent, "retry_in_ms": delay_ms})]
+        with self.db.transaction() as session:
+            session.add(Attempt(delivery_id=delivery.id, number=attempts, started_at=started,
+                                finished_at=now, outcome="permanent" if permanent else "transient",
+                                detail=reason, worker=WORKER_NAME))
+            if retry and delay_ms is not None:
+                due = now + dt.timedelta(milliseconds=delay_ms)
+                session.execute(
+                    update(Delivery).where(Delivery.id == delivery.id)
+                    .values(state="retrying", next_attempt_at=due, last_error=reason,
+                            lease_until=None, updated_at=now)
+                )
+                session.execute(
+                    update(Outbox).where(Outbox.delivery_id == delivery.id)
+                    .values(available_at=due, dispatched_at=now)
+                )
+            else:
+                session.execute(
+                    update(Delivery).where(Delivery.id == delivery.id)
+                    .values(state="dead", last_error=reason, lease_until=None,
+                            finished_at=now, updated_at=now)
+                )
+                session.execute(delete(Outbox).where(Outbox.delivery_id == delivery.id))
+                events.append(audit.PendingEvent(
+                    "delivery.dead_lettered", actor=WORKER_NAME, message_id=delivery.message_id,
+                    delivery_id=delivery.id,
+                    detail={"recipient": delivery.recipient_org, "attempts": attempts,
+                            "reason": reason}))
+            audit.append(session, events)
+        if retry and delay_ms is not None:
+            log.warning("delivery %s to %s failed (attempt %d), retry in %d ms: %s",
+                        delivery.id, delivery.recipient_org, attempts, delay_ms, reason)
+            self.schedule([delivery.id], 0, delay_ms)
+            return Outcome("retrying", delay_ms)
+        log.error("delivery %s to %s is a dead letter after %d attempt(s): %s",
+                  delivery.id, delivery.recipient_org, attempts, reason)
+        return Outcome("dead")

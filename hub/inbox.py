@@ -1,0 +1,116 @@
+"""The pull inbox: what waits for a pulling system, fetching it, and its transport receipt."""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+from typing import Literal
+
+from sqlalchemy import select, update
+
+from hub.delivery.payload import render
+from hub.errors import Conflict, NotFound
+from hub.model import Form
+from hub.settings import Settings
+from hub.store.db import Database
+from hub.store.models import Delivery, Message
+from routing.directory import Directory, System
+from security import audit
+
+
+@dataclass(frozen=True)
+class InboxItem:
+    id: str
+    kind: str
+    document_id: str | None
+    sender: str
+    recipients: list[str]
+    subject: str
+    received_at: str
+
+    def as_dict(self) -> dict[str, object]:
+        return self.__dict__.copy()
+
+
+class Inbox:
+    def __init__(self, settings: Settings, directory: Directory, db: Database) -> None:
+        self.settings = settings
+        self.directory = directory
+        self.db = db
+
+    def pending(self, system: System, limit: int = 100) -> list[InboxItem]:
+        """Messages waiting for `system`, oldest first."""
+        with self.db.reading() as session:
+            rows = session.execute(
+                select(Message, Delivery.recipient_org)
+                .join(Delivery, Delivery.message_id == Message.id)
+                .where(Delivery.system_id == system.id, Delivery.state == "available")
+                .order_by(Message.received_at, Message.id)
+                .limit(limit * 4)
+            ).all()
+        items: dict[str, InboxItem] = {}
+        for message, recipient in rows:
+            item = items.get(message.id)
+            if item is None:
+                if len(items) >= limit:
+                    continue
+                item = items[message.id] = InboxItem(
+                    id=message.id, kind=message.kind, document_id=message.document_id,
+                    sender=message.sender_org, recipients=[], subject=message.subject,
+                    received_at=message.received_at.isoformat())
+            item.recipients.append(recipient)
+        return list(items.values())
+
+    def fetch(self, system: System, message_id: str, form: Form | None) -> tuple[bytes, Form]:
+        """The message in the form the caller asks for (default: its system's form).
+
+        Raises NotFound when the message is not addressed to `system`.
+        """
+        with self.db.reading() as session:
+            row = session.execute(
+                select(Message)
+                .join(Delivery, Delivery.message_id == Message.id)
+                .where(Message.id == message_id, Delivery.system_id == system.id)
+                .limit(1)
+            ).scalar_one_or_none()
+        if row is None:
+            raise NotFound(f"no message {message_id} for system {system.id}",
+                           code="inbox_item_not_found")
+        target = form or Form(system.receive.format)
+        return render(row.raw, Form(row.form), target), target
+
+    def ack(
+        self, system: System, message_id: str, result: Literal["done", "fail"], reason: str = ""
+    ) -> str:
+        """Record the transport receipt; returns the new delivery state.
+
+        Raises NotFound (not this system's message) or Conflict (already acknowledged
+        differently).
+        """
+        new_state = "delivered" if result == "done" else "refused"
+        now = dt.datetime.now(dt.UTC)
+        with self.db.transaction() as session:
+            deliveries = session.execute(
+                select(Delivery).where(Delivery.message_id == message_id,
+                                       Delivery.system_id == system.id)
+            ).scalars().all()
+            if not deliveries:
+                raise NotFound(f"no message {message_id} for system {system.id}",
+                               code="inbox_item_not_found")
+            waiting = [d for d in deliveries if d.state == "available"]
+            if not waiting:
+                states = {d.state for d in deliveries}
+                if states == {new_state}:
+                    return new_state  # the same receipt again: nothing changes
+                raise Conflict(f"message {message_id} was already acknowledged ({sorted(states)})",
+                               code="already_acknowledged")
+            session.execute(
+                update(Delivery).where(Delivery.id.in_([d.id for d in waiting]))
+                .values(state=new_state, finished_at=now, updated_at=now,
+                        last_error=reason[:1000] if result == "fail" else None)
+            )
+            audit.append(session, [audit.PendingEvent(
+                "message.acknowledged", actor=system.id, message_id=message_id,
+                detail={"result": result, "reason": reason[:500],
+                        "recipients": [d.recipient_org for d in waiting]})])
+        return new_state

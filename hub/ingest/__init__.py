@@ -1,0 +1,1 @@
+"""The ingest pipeline: one small step per module, a submission flowing one way."""

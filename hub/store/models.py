@@ -1,0 +1,159 @@
+"""The tables: messages (raw bytes never modified), deliveries, attempts, outbox, audit."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    DateTime,
+    ForeignKey,
+    Index,
+    Integer,
+    LargeBinary,
+    String,
+    Text,
+    UniqueConstraint,
+)
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
+
+
+def utcnow() -> dt.datetime:
+    return dt.datetime.now(dt.UTC)
+
+
+class Base(DeclarativeBase):
+    type_annotation_map = {dict[str, Any]: JSON}
+
+
+class Message(Base):
+    """A package exactly as received, with what the pipeline learnt from it."""
+
+    __tablename__ = "messages"
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    kind: Mapped[str] = mapped_column(String(16))
+    form: Mapped[str] = mapped_column(String(8))
+    channel: Mapped[str] = mapped_column(String(8))
+    sender_system: Mapped[str] = mapped_column(String(64), index=True)
+    sender_org: Mapped[str] = mapped_column(String(32))
+    document_id: Mapped[str | None] = mapped_column(String(200))
+    business_doc_type: Mapped[str] = mapped_column(String(2), default="0")
+    status_code: Mapped[str | None] = mapped_column(String(2))
+    # a status package points at the document it answers
+    response_to: Mapped[str | None] = mapped_column(ForeignKey("messages.id"))
+    dedup_key: Mapped[str] = mapped_column(String(600), unique=True)
+    subject: Mapped[str] = mapped_column(String(500), default="")
+    priority: Mapped[int] = mapped_column(Integer, default=0)
+    raw: Mapped[bytes] = mapped_column(LargeBinary)
+    sha256: Mapped[str] = mapped_column(String(64))
+    size: Mapped[int] = mapped_column(Integer)
+    meta: Mapped[dict[str, Any]] = mapped_column(JSON)
+    received_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+    deliveries: Mapped[list[Delivery]] = relationship(
+        back_populates="message", order_by="Delivery.recipient_org"
+    )
+
+    __table_args__ = (Index("ix_messages_document", "document_id", "sender_org"),)
+
+
+class Delivery(Base):
+    """One recipient of one message, and how far its delivery has got."""
+
+    __tablename__ = "deliveries"
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    message_id: Mapped[str] = mapped_column(ForeignKey("messages.id"), index=True)
+    recipient_org: Mapped[str] = mapped_column(String(32))
+    system_id: Mapped[str] = mapped_column(String(64))
+    mode: Mapped[str] = mapped_column(String(8))  # push | pull
+    adapter: Mapped[str] = mapped_column(String(32))
+    form: Mapped[str] = mapped_column(String(8))  # the form the receiver wants
+    state: Mapped[str] = mapped_column(String(16), index=True)
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    lease_until: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
+    next_attempt_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
+    last_error: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    updated_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    finished_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
+
+    message: Mapped[Message] = relationship(back_populates="deliveries")
+    attempt_log: Mapped[list[Attempt]] = relationship(order_by="Attempt.number")
+
+    __table_args__ = (
+        UniqueConstraint("message_id", "recipient_org", name="uq_delivery_recipient"),
+        Index("ix_deliveries_system_state", "system_id", "state"),
+    )
+
+
+class Attempt(Base):
+    """One try at handing a delivery to its receiver."""
+
+    __tablename__ = "attempts"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    delivery_id: Mapped[str] = mapped_column(ForeignKey("deliveries.id"), index=True)
+    number: Mapped[int] = mapped_column(Integer)
+    started_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True))
+    finished_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True))
+    outcome: Mapped[str] = mapped_column(String(16))  # ok | transient | permanent
+    detail: Mapped[str] = mapped_column(Text, default="")
+    worker: Mapped[str] = mapped_column(String(64), default="")
+
+
+class StatusRecord(Base):
+    """A business status (01-06, 13, 15, 16) received for a document."""
+
+    __tablename__ = "status_history"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    message_id: Mapped[str] = mapped_column(ForeignKey("messages.id"), index=True)
+    status_message_id: Mapped[str] = mapped_column(ForeignKey("messages.id"))
+    status_code: Mapped[str] = mapped_column(String(2))
+    from_org: Mapped[str] = mapped_column(String(32))
+    description: Mapped[str] = mapped_column(Text, default="")
+    timestamp: Mapped[str] = mapped_column(String(40), default="")
+    recorded_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+
+class Outbox(Base):
+    """A delivery still owed to the broker; gone once the delivery is finished."""
+
+    __tablename__ = "outbox"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    delivery_id: Mapped[str] = mapped_column(ForeignKey("deliveries.id"), unique=True)
+    available_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), index=True)
+    dispatched_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
+    priority: Mapped[int] = mapped_column(Integer, default=0)
+
+
+class AuditEvent(Base):
+    """One link of the append-only audit chain."""
+
+    __tablename__ = "audit_events"
+
+    seq: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"),
+                                     primary_key=True, autoincrement=False)
+    at: Mapped[str] = mapped_column(String(40))
+    event: Mapped[str] = mapped_column(String(48), index=True)
+    actor: Mapped[str] = mapped_column(String(64), default="")
+    message_id: Mapped[str | None] = mapped_column(String(36), index=True)
+    delivery_id: Mapped[str | None] = mapped_column(String(36))
+    detail: Mapped[str] = mapped_column(Text, default="{}")
+    prev_hash: Mapped[str] = mapped_column(String(64))
+    hash: Mapped[str] = mapped_column(String(64))
+
+
+class AuditHead(Base):
+    """The chain's tip; locking this one row serialises appends across processes."""
+
+    __tablename__ = "audit_head"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    seq: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"))
+    hash: Mapped[str] = mapped_column(String(64))
