@@ -95,7 +95,7 @@ class DeliveryWorker:
                 select(Delivery, Message).join(Message, Delivery.message_id == Message.id)
                 .where(Delivery.id == delivery_id)
             ).one()
-            delivery, message = row.tuple()
+            delivery, message = row
         try:
             outbound = self._outbound(delivery, message)
             adapter = self.adapters.get(delivery.adapter)

@@ -1,0 +1,170 @@
+"""A document goes in over REST and reaches every recipient, on PostgreSQL and Redis."""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Iterator
+
+import httpx
+import pytest
+from sqlalchemy import func, select
+
+from hub.store.models import Delivery, Message, Outbox
+from security.audit import verify
+from tests.support import (
+    COMMUNE,
+    DEPARTMENT,
+    DISTRICT,
+    KEYS,
+    PROVINCE,
+    LiveHub,
+    Receiver,
+    body,
+    document,
+    hue_directory,
+    run_hub,
+    status,
+    wait_until,
+)
+
+pytestmark = pytest.mark.integration
+
+
+@pytest.fixture(params=["postgres+redis"])
+def hub(request: pytest.FixtureRequest, make_settings, pg_url: str, redis_url: str,
+        receiver: Receiver) -> Iterator[LiveHub]:
+    settings = make_settings(database_url=pg_url, redis_url=redis_url, embedded_worker=True)
+    with run_hub(settings, hue_directory(receiver.url)) as live:
+        yield live
+
+
+def auth(who: str) -> dict[str, str]:
+    return {"Authorization": f"Bearer {KEYS[who]}", "Content-Type": "application/json"}
+
+
+def view(hub: LiveHub, message_id: str, who: str = "province") -> dict:
+    r = httpx.get(f"{hub.url}/api/v1/messages/{message_id}", headers=auth(who))
+    assert r.status_code == 200, r.text
+    return r.json()
+
+
+def test_document_reaches_department_district_and_commune_exactly_once(
+    hub: LiveHub, receiver: Receiver
+) -> None:
+    r = httpx.post(f"{hub.url}/api/v1/documents", content=body(document(101)),
+                   headers=auth("province"))
+    assert r.status_code == 202, r.text
+    accepted = r.json()
+    assert accepted["status"] == "accepted"
+    assert sorted(accepted["recipients"]) == sorted([DEPARTMENT, DISTRICT, COMMUNE])
+    msg_id = accepted["id"]
+
+    wait_until(lambda: receiver.at("/department") and receiver.at("/commune"),
+               what="push deliveries")
+    time.sleep(1.0)  # a second copy, if any, would arrive now
+    for path in ("/department", "/commune"):
+        got = receiver.at(path)
+        assert len(got) == 1, f"{path} received {len(got)} copies"
+        assert got[0].headers["X-Lienthong-Message-Id"] == msg_id
+        assert json.loads(got[0].body)["documentId"] == document(101)["documentId"]
+
+    # the pulling district finds it in its inbox, fetches it and confirms receipt
+    inbox = httpx.get(f"{hub.url}/api/v1/inbox", headers=auth("district")).json()["items"]
+    assert [i["id"] for i in inbox] == [msg_id]
+    fetched = httpx.get(f"{hub.url}/api/v1/inbox/{msg_id}", headers=auth("district"))
+    assert fetched.status_code == 200
+    assert json.loads(fetched.content)["subject"] == document(101)["subject"]
+    ack = httpx.post(f"{hub.url}/api/v1/inbox/{msg_id}/ack", json={"result": "done"},
+                     headers=auth("district"))
+    assert ack.json()["state"] == "delivered"
+    assert httpx.get(f"{hub.url}/api/v1/inbox", headers=auth("district")).json()["items"] == []
+
+    record = view(hub, msg_id)
+    assert record["state"] == "delivered"
+    assert {d["recipient"]: d["state"] for d in record["deliveries"]} == {
+        DEPARTMENT: "delivered", DISTRICT: "delivered", COMMUNE: "delivered"}
+    events = [t["event"] for t in record["trace"] if t["source"] == "hub"]
+    assert events[:2] == ["message.received", "message.routed"]
+    assert events.count("delivery.succeeded") == 2 and "message.acknowledged" in events
+
+    # the department answers with status 01; it goes back to the province
+    st = httpx.post(f"{hub.url}/api/v1/statuses",
+                    content=body(status(document(101)["documentId"], DEPARTMENT, PROVINCE)),
+                    headers=auth("department"))
+    assert st.status_code == 202, st.text
+    wait_until(lambda: receiver.at("/province"), what="status delivered to the province")
+    assert json.loads(receiver.at("/province")[0].body)["statusCode"] == "01"
+    history = view(hub, msg_id)["status_history"]
+    assert [(h["status_code"], h["from"]) for h in history] == [("01", DEPARTMENT)]
+
+    with hub.ctx.db.reading() as session:
+        assert verify(session).ok
+
+
+def test_receiver_failing_three_times_then_recovering_gets_the_document(
+    hub: LiveHub, receiver: Receiver
+) -> None:
+    receiver.fail("/department", 503, 500, 502)
+    r = httpx.post(f"{hub.url}/api/v1/documents", content=body(document(102, to=(DEPARTMENT,))),
+                   headers=auth("province"))
+    msg_id = r.json()["id"]
+    wait_until(lambda: receiver.at("/department"), what="delivery after three failures")
+    wait_until(lambda: view(hub, msg_id)["state"] == "delivered", what="delivered state")
+    delivery = view(hub, msg_id)["deliveries"][0]
+    assert [a["outcome"] for a in delivery["attempts"]] == [
+        "transient", "transient", "transient", "ok"]
+    assert len(receiver.at("/department")) == 1
+
+
+def test_receiver_refusing_for_good_becomes_a_dead_letter(
+    hub: LiveHub, receiver: Receiver
+) -> None:
+    receiver.fail("/department", 400)
+    r = httpx.post(f"{hub.url}/api/v1/documents", content=body(document(103, to=(DEPARTMENT,))),
+                   headers=auth("province"))
+    msg_id = r.json()["id"]
+    wait_until(lambda: view(hub, msg_id)["state"] == "failed", what="dead letter")
+    delivery = view(hub, msg_id)["deliveries"][0]
+    assert delivery["dead_letter"] is True
+    assert "HTTP 400" in delivery["last_error"]
+
+
+def test_duplicate_submission_is_not_stored_twice(hub: LiveHub, receiver: Receiver) -> None:
+    doc = body(document(104, to=(DEPARTMENT,)))
+    first = httpx.post(f"{hub.url}/api/v1/documents", content=doc, headers=auth("province"))
+    second = httpx.post(f"{hub.url}/api/v1/documents", content=doc, headers=auth("province"))
+    assert first.status_code == 202 and second.status_code == 200
+    assert second.json()["status"] == "duplicate"
+    assert second.json()["id"] == first.json()["id"]
+    # the same document as an update (BussinessDocType 2) is a new message
+    update = document(104, to=(DEPARTMENT,), traceHeaderList={
+        "bussiness": {"bussinessDocType": "2", "bussinessDocReason": "Cập nhật"}})
+    third = httpx.post(f"{hub.url}/api/v1/documents", content=body(update),
+                       headers=auth("province"))
+    assert third.status_code == 202 and third.json()["id"] != first.json()["id"]
+    wait_until(lambda: len(receiver.at("/department")) == 2, what="two deliveries")
+    with hub.ctx.db.reading() as session:
+        assert session.scalar(select(func.count()).select_from(Message)) == 2
+        assert session.scalar(select(func.count()).select_from(Delivery)) == 2
+
+
+def test_status_for_an_unknown_document_is_refused(hub: LiveHub) -> None:
+    r = httpx.post(f"{hub.url}/api/v1/statuses",
+                   content=body(status("000.00.00.H57,2026/11/27,999/QĐ-UBND", DEPARTMENT,
+                                       PROVINCE)),
+                   headers=auth("department"))
+    assert r.status_code == 422
+    assert r.json()["code"] == "unknown_document"
+    assert r.json()["errors"][0]["path"] == "/responseFor/documentId"
+    with hub.ctx.db.reading() as session:
+        assert session.scalar(select(func.count()).select_from(Message)) == 0
+
+
+def test_readiness_reports_database_and_broker(hub: LiveHub) -> None:
+    r = httpx.get(f"{hub.url}/readyz")
+    assert r.status_code == 200
+    assert r.json() == {"status": "ready", "database": True, "broker": True}
+    assert httpx.get(f"{hub.url}/healthz").json() == {"status": "ok"}
+    with hub.ctx.db.reading() as session:
+        assert session.scalar(select(func.count()).select_from(Outbox)) == 0

@@ -1,0 +1,207 @@
+"""Test support: real loopback receivers, a live hub on a free port, directories, packages."""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import json
+import socket
+import threading
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from typing import Any
+
+import uvicorn
+
+from hub.app import create_app
+from hub.context import HubContext
+from hub.settings import Settings
+from routing.directory import Directory
+
+ROOT = Path(__file__).resolve().parents[1]
+CORPUS = ROOT.parent / "shared" / "corpus" / "edxml"
+
+
+def key_hash(key: str) -> str:
+    return "sha256:" + hashlib.sha256(key.encode()).hexdigest()
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def wait_until(predicate: Callable[[], bool], timeout: float = 20.0, interval: float = 0.05,
+               what: str = "condition") -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if predicate():
+            return
+        time.sleep(interval)
+    raise AssertionError(f"timed out after {timeout}s waiting for {what}")
+
+
+# -- a real HTTP receiver on loopback --------------------------------------------------------
+@dataclass
+class Received:
+    path: str
+    headers: dict[str, str]
+    body: bytes
+
+
+@dataclass
+class Receiver:
+    """Records every POST; can fail the first N requests per path with a status code."""
+
+    url: str
+    received: list[Received] = field(default_factory=list)
+    fail_plan: dict[str, list[int]] = field(default_factory=dict)
+    delay_s: float = 0.0
+    lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def message_ids(self, path: str | None = None) -> list[str]:
+        with self.lock:
+            return [r.headers.get("X-Lienthong-Message-Id", "") for r in self.received
+                    if path is None or r.path == path]
+
+    def at(self, path: str) -> list[Received]:
+        with self.lock:
+            return [r for r in self.received if r.path == path]
+
+    def fail(self, path: str, *statuses: int) -> None:
+        with self.lock:
+            self.fail_plan[path] = list(statuses)
+
+
+@contextlib.contextmanager
+def run_receiver() -> Iterator[Receiver]:
+    port = free_port()
+    receiver = Receiver(url=f"http://127.0.0.1:{port}")
+
+    class Handler(BaseHTTPRequestHandler):
+        protocol_version = "HTTP/1.1"
+
+        def log_message(self, *args: Any) -> None:
+            pass
+
+        def do_POST(self) -> None:  # noqa: N802
+            length = int(self.headers.get("Content-Length", 0))
+            body = self.rfile.read(length)
+            if receiver.delay_s:
+                time.sleep(receiver.delay_s)
+            with receiver.lock:
+                plan = receiver.fail_plan.get(self.path)
+                status = plan.pop(0) if plan else 200
+                if status == 200:
+                    receiver.received.append(Received(self.path, dict(self.headers), body))
+            payload = b'{"ok": true}' if status == 200 else b'{"error": "simulated"}'
+            self.send_response(status)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(payload)))
+            self.end_headers()
+            self.wfile.write(payload)
+
+    server = ThreadingHTTPServer(("127.0.0.1", port), Handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield receiver
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+# -- a live hub ------------------------------------------------------------------------------
+@dataclass
+class LiveHub:
+    url: str
+    ctx: HubContext
+
+
+@contextlib.contextmanager
+def run_hub(settings: Settings, directory: Directory) -> Iterator[LiveHub]:
+    """The real app under uvicorn on a free loopback port, in a thread."""
+    ctx = HubContext.build(settings, directory=directory)
+    app = create_app(settings, context=ctx)
+    port = free_port()
+    config = uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning",
+                            lifespan="on")
+    server = uvicorn.Server(config)
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    try:
+        wait_until(lambda: server.started, timeout=20, what="uvicorn to start")
+        yield LiveHub(f"http://127.0.0.1:{port}", ctx)
+    finally:
+        server.should_exit = True
+        thread.join(timeout=20)
+        ctx.close()
+
+
+# -- directories -----------------------------------------------------------------------------
+PROVINCE, DEPARTMENT, DISTRICT, COMMUNE = (
+    "000.00.00.H57", "000.00.02.H57", "000.00.21.H57", "000.01.21.H57")
+KEYS = {"province": "key-province", "department": "key-department", "district": "key-district",
+        "commune": "key-commune", "other": "key-other"}
+
+
+def hue_directory(receiver_url: str, *, edxml_department: bool = False) -> Directory:
+    """Province and department push to the receiver; the district pulls; the commune pushes."""
+    orgs = [
+        {"code": PROVINCE, "name": "UBND thành phố Huế", "level": "province"},
+        {"code": DEPARTMENT, "name": "Sở Nội vụ", "level": "department", "parent": PROVINCE},
+        {"code": DISTRICT, "name": "UBND huyện Phong Điền", "level": "district",
+         "parent": PROVINCE, "aliases": ["000.00.91.H57"]},
+        {"code": COMMUNE, "name": "UBND xã Phong Thu", "level": "commune", "parent": DISTRICT},
+        {"code": "000.00.05.H57", "name": "Sở Y tế", "level": "department", "parent": PROVINCE},
+    ]
+    systems = [
+        {"id": "province", "organizations": [PROVINCE], "api_key_hashes": [key_hash(KEYS["province"])],
+         "receive": {"mode": "push", "url": f"{receiver_url}/province"}},
+        {"id": "department", "organizations": [DEPARTMENT],
+         "api_key_hashes": [key_hash(KEYS["department"])],
+         "receive": {"mode": "push", "url": f"{receiver_url}/department",
+                     "format": "edxml" if edxml_department else "json"}},
+        {"id": "district", "organizations": [DISTRICT], "api_key_hashes": [key_hash(KEYS["district"])],
+         "receive": {"mode": "pull"}},
+        {"id": "commune", "organizations": [COMMUNE], "api_key_hashes": [key_hash(KEYS["commune"])],
+         "receive": {"mode": "push", "url": f"{receiver_url}/commune"}},
+        {"id": "other", "organizations": ["000.00.05.H57"],
+         "api_key_hashes": [key_hash(KEYS["other"])], "receive": {"mode": "pull"}},
+    ]
+    return Directory.from_dict({"organizations": orgs, "systems": systems})
+
+
+def document(number: int = 15, to: tuple[str, ...] = (DEPARTMENT, DISTRICT, COMMUNE),
+             sender: str = PROVINCE, **over: Any) -> dict[str, Any]:
+    doc: dict[str, Any] = {
+        "from": {"organId": sender, "organName": "UBND thành phố Huế"},
+        "to": [{"organId": code} for code in to],
+        "documentId": f"{sender},2026/11/27,{number}/QĐ-UBND",
+        "code": {"codeNumber": str(number), "codeNotation": "QĐ-UBND"},
+        "promulgationInfo": {"place": "Huế", "promulgationDate": "2026/11/27"},
+        "documentType": {"type": "2", "typeName": "Quyết định"},
+        "subject": f"Quyết định số {number} về việc thử nghiệm liên thông",
+        "content": "Nội dung",
+        "otherInfo": {"priority": "0"},
+    }
+    doc.update(over)
+    return doc
+
+
+def status(document_id: str, sender: str, to: str, code: str = "01") -> dict[str, Any]:
+    return {
+        "from": {"organId": sender},
+        "responseFor": {"organId": to, "documentId": document_id},
+        "statusCode": code,
+        "description": "Đã đến",
+        "timestamp": "2026/11/27 09:30:00",
+    }
+
+
+def body(value: Any) -> bytes:
+    return json.dumps(value, ensure_ascii=False).encode("utf-8")
