@@ -7,20 +7,11 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
-import psycopg
 import pytest
-from sqlalchemy.engine import make_url
 
 from hub.settings import Settings
 from tests import services
 from tests.support import Receiver, run_receiver
-
-
-def _unavailable(what: str) -> None:
-    message = f"{what} is not available (set LIENTHONG_TEST_DATABASE_URL / _REDIS_URL)"
-    if services.in_ci():
-        pytest.fail(message + "; under CI a missing service fails the run")
-    pytest.skip(message)
 
 
 @pytest.fixture(scope="session")
@@ -38,28 +29,13 @@ def redis_server() -> Iterator[str | None]:
 @pytest.fixture
 def pg_url(pg_server: str | None) -> Iterator[str]:
     """A brand-new PostgreSQL database for this test, dropped afterwards."""
-    if pg_server is None:
-        _unavailable("PostgreSQL")
-    assert pg_server is not None
-    base = make_url(pg_server)
-    name = f"lt_{uuid.uuid4().hex[:12]}"
-    admin = dict(host=base.host, port=base.port or 5432, user=base.username or "postgres",
-                 dbname=base.database or "postgres", autocommit=True)
-    with psycopg.connect(**admin) as conn:  # type: ignore[arg-type]
-        conn.execute(f'CREATE DATABASE "{name}"')
-    try:
-        yield base.set(database=name).render_as_string(hide_password=False)
-    finally:
-        with psycopg.connect(**admin) as conn:  # type: ignore[arg-type]
-            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    with services.fresh_database(services.require(pg_server, "PostgreSQL")) as url:
+        yield url
 
 
 @pytest.fixture
 def redis_url(redis_server: str | None) -> str:
-    if redis_server is None:
-        _unavailable("Redis")
-    assert redis_server is not None
-    return redis_server
+    return services.require(redis_server, "Redis")
 
 
 @pytest.fixture

@@ -88,3 +88,36 @@ def redis_url() -> Iterator[str | None]:
     finally:
         executor.stop()
         shutil.rmtree(tmp, ignore_errors=True)
+
+
+@contextlib.contextmanager
+def fresh_database(server_url: str, prefix: str = "lt") -> Iterator[str]:
+    """A brand-new database on `server_url`, dropped afterwards."""
+    import uuid
+
+    import psycopg
+    from sqlalchemy.engine import make_url
+
+    base = make_url(server_url)
+    name = f"{prefix}_{uuid.uuid4().hex[:12]}"
+    admin = {"host": base.host, "port": base.port or 5432, "user": base.username or "postgres",
+             "dbname": base.database or "postgres", "autocommit": True}
+    with psycopg.connect(**admin) as conn:  # type: ignore[arg-type]
+        conn.execute(f'CREATE DATABASE "{name}"')
+    try:
+        yield base.set(database=name).render_as_string(hide_password=False)
+    finally:
+        with psycopg.connect(**admin) as conn:  # type: ignore[arg-type]
+            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+def require(url: str | None, what: str) -> str:
+    """The service URL, or fail (under CI) / skip (elsewhere) saying what is missing."""
+    import pytest
+
+    if url is None:
+        message = f"{what} is not available (set LIENTHONG_TEST_DATABASE_URL / _REDIS_URL)"
+        if in_ci():
+            pytest.fail(message + "; under CI a missing service fails the run")
+        pytest.skip(message)
+    return url
