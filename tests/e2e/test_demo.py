@@ -1,0 +1,30 @@
+"""`lienthong demo` runs the whole walkthrough in embedded mode from an empty directory."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from tests.support import free_port
+
+pytestmark = pytest.mark.e2e
+
+
+def test_demo_walks_documents_and_statuses_through(tmp_path: Path) -> None:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("LIENTHONG_")}
+    env["COLUMNS"] = "200"
+    result = subprocess.run(
+        [sys.executable, "-m", "hub.cli", "demo", "--exit", "--port", str(free_port())],
+        cwd=tmp_path, env=env, capture_output=True, text=True, timeout=120,
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    out = result.stdout
+    assert "audit chain: intact" in out
+    assert out.count("delivered") >= 6  # six deliveries in the table
+    assert "dead" not in out
+    assert "statuses delivered back to the province's system: 10" in out
+    assert (tmp_path / "var" / "lienthong.db").exists()  # embedded: SQLite under ./var
