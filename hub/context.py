@@ -92,6 +92,7 @@ class HubContext:
 
     def close(self) -> None:
         self.stop_worker()
+        self.ingest.close()
         self.adapters.close()
         self.egress.close()
         self.dispatcher.close()

@@ -1,117 +1,266 @@
-"""Persist: the message, its deliveries, outbox rows and audit events in one transaction."""
+"""Persist: each message with its deliveries, outbox rows and audit events, many per commit.
+
+Submissions arriving together are written in one transaction (group commit): the fsync of a
+commit is paid once per batch rather than once per message, and the audit chain's head is
+locked once per batch. A batch forms only while the previous commit is in flight, so a lone
+submission waits for nobody. Every submitter is answered only after its batch commits.
+"""
 
 from __future__ import annotations
 
 import hashlib
+import logging
+import queue
+import threading
 import uuid
+from concurrent.futures import Future
+from dataclasses import dataclass, field
+from typing import Any
 
+from sqlalchemy import insert, select
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
+from hub.errors import HubError, PermanentError
+from hub.ingest.correlate import correlate
 from hub.ingest.submission import Receipt, Submission
 from hub.model import Kind
+from hub.store.db import Database
 from hub.store.models import Delivery, Message, Outbox, StatusRecord
 from routing.directory import Directory
 from security import audit
+
+log = logging.getLogger(__name__)
 
 
 def new_id() -> str:
     return str(uuid.uuid4())
 
 
-def persist(sub: Submission, session: Session, directory: Directory) -> tuple[Receipt, list[str]]:
-    """Store everything the submission needs; return the receipt and the outbox deliveries.
+@dataclass
+class Rows:
+    """Everything one accepted submission adds to the store."""
 
-    Raises sqlalchemy.exc.IntegrityError when a concurrent duplicate won the race.
-    """
+    receipt: Receipt
+    message: dict[str, Any]
+    deliveries: list[dict[str, Any]] = field(default_factory=list)
+    outbox: list[dict[str, Any]] = field(default_factory=list)
+    statuses: list[dict[str, Any]] = field(default_factory=list)
+    events: list[audit.PendingEvent] = field(default_factory=list)
+
+    @property
+    def outbox_ids(self) -> list[str]:
+        return [o["delivery_id"] for o in self.outbox]
+
+
+def build_rows(sub: Submission, directory: Directory) -> Rows:
+    """The rows of one accepted submission (no I/O)."""
     env = sub.parsed
     now = sub.received_at
-    message = Message(
-        id=new_id(),
-        kind=env.kind.value,
-        form=env.form.value,
-        channel=sub.channel,
-        sender_system=sub.system.id,
-        sender_org=directory.canonical(env.sender) or env.sender,
-        document_id=env.document_id or (env.response_for.document_id if env.response_for else None),
-        business_doc_type=env.business_doc_type,
-        status_code=env.status_code,
-        response_to=sub.original_id,
-        dedup_key=sub.dedup_key,
-        subject=env.subject[:500],
-        priority=env.priority,
-        raw=sub.raw,
-        sha256=hashlib.sha256(sub.raw).hexdigest(),
-        size=len(sub.raw),
-        meta=env.metadata(),
-        received_at=now,
+    message_id = new_id()
+    sender_org = directory.canonical(env.sender) or env.sender
+    document_id = env.document_id or (env.response_for.document_id if env.response_for else None)
+    digest = hashlib.sha256(sub.raw).hexdigest()
+    rows = Rows(
+        receipt=Receipt(id=message_id, kind=env.kind, document_id=document_id,
+                        status="accepted", recipients=[rt.recipient for rt in sub.routes]),
+        message={
+            "id": message_id, "kind": env.kind.value, "form": env.form.value,
+            "channel": sub.channel, "sender_system": sub.system.id, "sender_org": sender_org,
+            "document_id": document_id, "business_doc_type": env.business_doc_type,
+            "status_code": env.status_code, "response_to": sub.original_id,
+            "dedup_key": sub.dedup_key, "subject": env.subject[:500], "priority": env.priority,
+            "raw": sub.raw, "sha256": digest, "size": len(sub.raw), "meta": env.metadata(),
+            "received_at": now,
+        },
     )
-    session.add(message)
-    session.flush()  # the unique dedup key is checked here, before anything else is written
-    outbox: list[str] = []
     routed = []
     for rt in sub.routes:
         receive = rt.system.receive
         push = receive.mode == "push"
-        delivery = Delivery(
-            id=new_id(),
-            message_id=message.id,
-            recipient_org=rt.recipient,
-            system_id=rt.system.id,
-            mode=receive.mode,
-            adapter=receive.adapter if push else "inbox",
-            form=receive.format,
-            state="pending" if push else "available",
-            created_at=now,
-            updated_at=now,
-        )
-        session.add(delivery)
-        routed.append({"recipient": rt.recipient, "system": rt.system.id, "mode": receive.mode,
-                       "delivery_id": delivery.id})
+        delivery_id = new_id()
+        rows.deliveries.append({
+            "id": delivery_id, "message_id": message_id, "recipient_org": rt.recipient,
+            "system_id": rt.system.id, "mode": receive.mode,
+            "adapter": receive.adapter if push else "inbox", "form": receive.format,
+            "state": "pending" if push else "available", "attempts": 0,
+            "created_at": now, "updated_at": now,
+        })
+        routed.append({"recipient": rt.recipient, "system": rt.system.id,
+                       "mode": receive.mode, "delivery_id": delivery_id})
         if push:
-            # marked dispatched now: the enqueue right after commit; the sweeper covers a miss
-            session.add(Outbox(delivery_id=delivery.id, available_at=now, dispatched_at=now,
-                               priority=env.priority))
-            outbox.append(delivery.id)
-    events = [
-        audit.PendingEvent(
-            "message.received",
-            actor=sub.system.id,
-            message_id=message.id,
-            detail={
-                "kind": env.kind.value,
-                "form": env.form.value,
-                "channel": sub.channel,
-                "sender": env.sender,
-                "document_id": message.document_id,
-                "business_doc_type": env.business_doc_type,
-                "status_code": env.status_code,
-                "sha256": message.sha256,
-                "size": message.size,
-                "warnings": [w.as_dict() for w in env.warnings],
-            },
-        ),
-        audit.PendingEvent("message.routed", actor="hub", message_id=message.id,
+            # marked dispatched now: the enqueue follows the commit; the sweeper covers a miss
+            rows.outbox.append({"delivery_id": delivery_id, "available_at": now,
+                                "dispatched_at": now, "priority": env.priority})
+    rows.events = [
+        audit.PendingEvent("message.received", actor=sub.system.id, message_id=message_id,
+                           detail={
+                               "kind": env.kind.value, "form": env.form.value,
+                               "channel": sub.channel, "sender": env.sender,
+                               "document_id": document_id,
+                               "business_doc_type": env.business_doc_type,
+                               "status_code": env.status_code, "sha256": digest,
+                               "size": len(sub.raw),
+                               "warnings": [w.as_dict() for w in env.warnings]}),
+        audit.PendingEvent("message.routed", actor="hub", message_id=message_id,
                            detail={"deliveries": routed}),
     ]
     if env.kind is Kind.STATUS and sub.original_id:
-        session.add(StatusRecord(
-            message_id=sub.original_id,
-            status_message_id=message.id,
-            status_code=env.status_code or "",
-            from_org=message.sender_org,
-            description=str(env.header.get("description", ""))[:4000],
-            timestamp=str(env.header.get("timestamp", "")),
-            recorded_at=now,
-        ))
-        events.append(audit.PendingEvent(
+        rows.statuses.append({
+            "message_id": sub.original_id, "status_message_id": message_id,
+            "status_code": env.status_code or "", "from_org": sender_org,
+            "description": str(env.header.get("description", ""))[:4000],
+            "timestamp": str(env.header.get("timestamp", "")), "recorded_at": now,
+        })
+        rows.events.append(audit.PendingEvent(
             "status.recorded", actor=sub.system.id, message_id=sub.original_id,
-            detail={"status_code": env.status_code, "status_message_id": message.id}))
-    audit.append(session, events)
-    receipt = Receipt(
-        id=message.id,
-        kind=env.kind,
-        document_id=message.document_id,
-        status="accepted",
-        recipients=[rt.recipient for rt in sub.routes],
-    )
-    return receipt, outbox
+            detail={"status_code": env.status_code, "status_message_id": message_id}))
+    return rows
+
+
+@dataclass
+class _Pending:
+    sub: Submission
+    future: Future[tuple[Receipt, list[str]]] = field(default_factory=Future)
+
+
+def write_batch(session: Session, batch: list[_Pending], directory: Directory) -> list[Rows]:
+    """Write a batch in the caller's transaction; set each submitter's answer on success.
+
+    Items refused here (a status for an unknown document) get their exception at once.
+    Raises IntegrityError when another process stored one of the packages meanwhile.
+    """
+    keys = [p.sub.dedup_key for p in batch]
+    existing = {
+        row.dedup_key: (row.id, row.document_id)
+        for row in session.execute(
+            select(Message.dedup_key, Message.id, Message.document_id)
+            .where(Message.dedup_key.in_(keys)))
+    }
+    accepted: list[tuple[_Pending, Rows]] = []
+    answers: list[tuple[_Pending, Receipt]] = []
+    for p in batch:
+        first = existing.get(p.sub.dedup_key)
+        if first is not None:
+            answers.append((p, duplicate_receipt(p.sub, *first)))
+            continue
+        try:
+            correlate(p.sub, session, directory)
+        except PermanentError as exc:
+            p.future.set_exception(exc)
+            continue
+        rows = build_rows(p.sub, directory)
+        existing[p.sub.dedup_key] = (rows.receipt.id, rows.receipt.document_id)
+        accepted.append((p, rows))
+    all_rows = [r for _, r in accepted]
+    if all_rows:
+        session.execute(insert(Message), [r.message for r in all_rows])
+        deliveries = [d for r in all_rows for d in r.deliveries]
+        if deliveries:
+            session.execute(insert(Delivery), deliveries)
+        outbox = [o for r in all_rows for o in r.outbox]
+        if outbox:
+            session.execute(insert(Outbox), outbox)
+        statuses = [s for r in all_rows for s in r.statuses]
+        if statuses:
+            session.execute(insert(StatusRecord), statuses)
+        audit.append(session, [e for r in all_rows for e in r.events])
+    # answers are released by the caller only after the commit succeeds
+    session.info.setdefault("answers", []).extend(
+        [(p, (rows.receipt, rows.outbox_ids)) for p, rows in accepted]
+        + [(p, (receipt, [])) for p, receipt in answers])
+    return all_rows
+
+
+def duplicate_receipt(sub: Submission, first_id: str, document_id: str | None) -> Receipt:
+    return Receipt(id=first_id, kind=sub.kind, document_id=document_id, status="duplicate",
+                   recipients=[rt.recipient for rt in sub.routes])
+
+
+class GroupCommitter:
+    """One writer thread per process that commits waiting submissions together."""
+
+    def __init__(self, db: Database, directory: Directory, max_batch: int = 200) -> None:
+        self.db = db
+        self.directory = directory
+        self.max_batch = max_batch
+        self._queue: queue.Queue[_Pending | None] = queue.Queue()
+        self._thread: threading.Thread | None = None
+        self._lock = threading.Lock()
+
+    def store(self, sub: Submission) -> tuple[Receipt, list[str]]:
+        """Store one submission; return its receipt and its outbox deliveries once committed.
+
+        Raises UnknownDocument (a status for no known document) or ServiceUnavailable.
+        """
+        self._ensure_thread()
+        pending = _Pending(sub)
+        self._queue.put(pending)
+        return pending.future.result()
+
+    def _ensure_thread(self) -> None:
+        if self._thread is None:
+            with self._lock:
+                if self._thread is None:
+                    self._thread = threading.Thread(target=self._run, name="lienthong-writer",
+                                                    daemon=True)
+                    self._thread.start()
+
+    def _run(self) -> None:
+        while True:
+            item = self._queue.get()
+            if item is None:
+                return
+            batch = [item]
+            while len(batch) < self.max_batch:
+                try:
+                    nxt = self._queue.get_nowait()
+                except queue.Empty:
+                    break
+                if nxt is None:
+                    self._queue.put(None)
+                    break
+                batch.append(nxt)
+            self._commit(batch)
+
+    def _commit(self, batch: list[_Pending]) -> None:
+        try:
+            self._write(batch)
+        except IntegrityError:
+            # another process stored one of these meanwhile: redo them one by one, so each
+            # sees the other's row and answers as a duplicate
+            for p in batch:
+                if p.future.done():
+                    continue
+                try:
+                    self._write([p])
+                except Exception as exc:  # noqa: BLE001 - handed to the submitter
+                    if not p.future.done():
+                        p.future.set_exception(_as_hub_error(exc))
+        except Exception as exc:  # noqa: BLE001 - handed to every submitter
+            for p in batch:
+                if not p.future.done():
+                    p.future.set_exception(_as_hub_error(exc))
+
+    def _write(self, batch: list[_Pending]) -> None:
+        with self.db.transaction() as session:
+            write_batch(session, batch, self.directory)
+            answers = session.info.pop("answers", [])
+        for p, answer in answers:
+            p.future.set_result(answer)
+
+    def close(self) -> None:
+        if self._thread is not None:
+            self._queue.put(None)
+            self._thread.join(timeout=10)
+            self._thread = None
+
+
+def _as_hub_error(exc: Exception) -> Exception:
+    if isinstance(exc, HubError):
+        return exc
+    log.exception("storing a batch failed", exc_info=exc)
+    err = HubError("the message could not be stored; it was not accepted",
+                   code="store_failed")
+    err.__cause__ = exc
+    return err

@@ -6,14 +6,11 @@ from __future__ import annotations
 import logging
 from typing import Protocol
 
-from sqlalchemy.exc import IntegrityError
-
 from hub.errors import HubError, PermanentError
 from hub.ingest.authorise import authorise
-from hub.ingest.correlate import correlate
-from hub.ingest.deduplicate import dedup_key, find_duplicate
+from hub.ingest.deduplicate import dedup_key
 from hub.ingest.parse import parse
-from hub.ingest.persist import persist
+from hub.ingest.persist import GroupCommitter
 from hub.ingest.route import route
 from hub.ingest.submission import Receipt, Submission
 from hub.model import Kind
@@ -47,6 +44,10 @@ class Ingest:
         self.db = db
         self.codecs = codecs
         self.dispatcher = dispatcher
+        self.writer = GroupCommitter(db, directory)
+
+    def close(self) -> None:
+        self.writer.close()
 
     # -- step 1: who is calling ------------------------------------------------------------
     def authenticate(self, authorization: str | None, channel: str = "rest") -> System:
@@ -91,27 +92,7 @@ class Ingest:
         return receipt
 
     def _store(self, sub: Submission) -> tuple[Receipt, list[str]]:
-        for _ in range(2):
-            try:
-                with self.db.transaction() as session:
-                    existing = find_duplicate(session, sub.dedup_key)
-                    if existing is not None:
-                        return self._duplicate(sub, existing.id, existing.document_id), []
-                    correlate(sub, session, self.directory)
-                    return persist(sub, session, self.directory)
-            except IntegrityError:
-                # a concurrent copy of the same package committed first: answer as a duplicate
-                continue
-        raise HubError("could not store the message after a concurrent duplicate")
-
-    def _duplicate(self, sub: Submission, first_id: str, document_id: str | None) -> Receipt:
-        return Receipt(
-            id=first_id,
-            kind=sub.kind,
-            document_id=document_id,
-            status="duplicate",
-            recipients=[rt.recipient for rt in sub.routes],
-        )
+        return self.writer.store(sub)
 
     # -- rejections --------------------------------------------------------------------------
     def record_rejection(

@@ -1,0 +1,1 @@
+"""`make bench`: throughput and latency of the hub's ingest, next to a bare endpoint."""

@@ -1,0 +1,168 @@
+"""Run the benchmark: each scenario in interleaved rounds, medians and ratios printed.
+
+    make bench                         # defaults
+    make bench BENCH_ARGS="--requests 3000 --concurrency 32 --rounds 5"
+
+Servers run as separate uvicorn processes (one each); the load comes from this process.
+The machine is shared and noisy, so every figure is read next to the bare endpoint
+measured in the same run, round by round.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import json
+import os
+import platform
+import statistics
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import httpx
+
+from bench import client
+from bench.scenario import Scenario, scenarios
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+@dataclass
+class RoundResult:
+    rps: float
+    p50_ms: float
+    p99_ms: float
+    errors: int
+
+
+def free_port() -> int:
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@contextlib.contextmanager
+def server(which: str, env: dict[str, str]) -> Iterator[str]:
+    port = free_port()
+    proc = subprocess.Popen([sys.executable, "-m", "bench.server", which, "--port", str(port)],
+                            cwd=ROOT, env=env)
+    url = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                if httpx.get(url + "/docs", timeout=1).status_code < 500:
+                    break
+            except httpx.HTTPError:
+                pass
+            if proc.poll() is not None or time.monotonic() > deadline:
+                raise RuntimeError(f"{which} server did not start")
+            time.sleep(0.1)
+        yield url
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+
+
+async def load(url: str, sc: Scenario, bodies: list[bytes], concurrency: int) -> RoundResult:
+    headers = {"Content-Type": sc.content_type, **sc.headers}
+    latencies, failures, elapsed = await client.run(url, sc.path, headers, bodies, concurrency)
+    if failures:
+        print(f"  first error: {failures[0][0]} {failures[0][1]!r}", file=sys.stderr)
+    latencies.sort()
+    return RoundResult(
+        rps=len(bodies) / elapsed,
+        p50_ms=latencies[len(latencies) // 2] * 1000,
+        p99_ms=latencies[min(len(latencies) - 1, int(len(latencies) * 0.99))] * 1000,
+        errors=len(failures),
+    )
+
+
+@contextlib.contextmanager
+def database_env(mode: str) -> Iterator[dict[str, str]]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("LIENTHONG_")}
+    if mode == "embedded":
+        tmp = ROOT / "var" / f"bench-{os.getpid()}.db"
+        tmp.parent.mkdir(exist_ok=True)
+        env["LIENTHONG_DATABASE_URL"] = f"sqlite:///{tmp}"
+        try:
+            yield env
+        finally:
+            for suffix in ("", "-wal", "-shm"):
+                Path(str(tmp) + suffix).unlink(missing_ok=True)
+        return
+    from tests.services import fresh_database
+
+    pg = os.environ.get("LIENTHONG_TEST_DATABASE_URL",
+                        "postgresql+psycopg://postgres@127.0.0.1:5432/test")
+    with fresh_database(pg, "lt_bench") as url:
+        env["LIENTHONG_DATABASE_URL"] = url
+        env["LIENTHONG_REDIS_URL"] = os.environ.get("LIENTHONG_TEST_REDIS_URL",
+                                                    "redis://127.0.0.1:6379/0")
+        env["LIENTHONG_BROKER_NAMESPACE"] = f"lt-bench-{os.getpid()}"
+        yield env
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(prog="make bench")
+    parser.add_argument("--requests", type=int, default=2000, help="requests per round")
+    parser.add_argument("--concurrency", type=int, default=16)
+    parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--mode", choices=["production", "embedded"], default="production",
+                        help="PostgreSQL + Redis (default) or SQLite + in-process broker")
+    parser.add_argument("--only", default="", help="run scenarios whose name contains this")
+    parser.add_argument("--json", type=Path, help="also write the results here")
+    args = parser.parse_args()
+
+    chosen = [s for s in scenarios() if args.only.lower() in s.name.lower()
+              or s.server == "bare"]
+    print(f"lienthong bench: {args.requests} requests x {args.rounds} rounds, concurrency "
+          f"{args.concurrency}, mode {args.mode}, {os.cpu_count()} cores, "
+          f"Python {platform.python_version()}")
+    results: dict[str, list[RoundResult]] = {s.name: [] for s in chosen}
+    counter = 0
+    with database_env(args.mode) as env:
+        servers = {which: server(which, env) for which in {s.server for s in chosen}}
+        with contextlib.ExitStack() as stack:
+            urls = {which: stack.enter_context(cm) for which, cm in servers.items()}
+            for sc in chosen:  # warm-up: imports, JIT-free but caches, connection pools
+                bodies = [sc.make(counter + i, sc.size) for i in range(50)]
+                counter += 50
+                asyncio.run(load(urls[sc.server], sc, bodies, args.concurrency))
+            for rnd in range(args.rounds):
+                for sc in chosen:
+                    n = args.requests if sc.size <= 16 * 1024 else max(200, args.requests // 5)
+                    bodies = [sc.make(counter + i, sc.size) for i in range(n)]
+                    counter += n
+                    r = asyncio.run(load(urls[sc.server], sc, bodies, args.concurrency))
+                    results[sc.name].append(r)
+                    print(f"  round {rnd + 1}: {sc.name:<40} {r.rps:8.0f} req/s  "
+                          f"p50 {r.p50_ms:7.2f} ms  p99 {r.p99_ms:7.2f} ms"
+                          + (f"  ERRORS {r.errors}" if r.errors else ""))
+    bare = next(s.name for s in chosen if s.server == "bare")
+    med = {name: (statistics.median(r.rps for r in rs), statistics.median(r.p50_ms for r in rs),
+                  statistics.median(r.p99_ms for r in rs), sum(r.errors for r in rs))
+           for name, rs in results.items()}
+    print()
+    print(f"{'scenario (median of rounds)':<44}{'req/s':>9}{'p50 ms':>9}{'p99 ms':>9}"
+          f"{'x bare rps':>12}{'errors':>8}")
+    for name, (rps, p50, p99, errs) in med.items():
+        ratio = rps / med[bare][0]
+        print(f"{name:<44}{rps:9.0f}{p50:9.2f}{p99:9.2f}{ratio:12.3f}{errs:8d}")
+    if args.json:
+        args.json.write_text(json.dumps({"args": vars(args) | {"json": str(args.json)},
+                                         "median": med}, indent=2))
+
+
+if __name__ == "__main__":
+    main()
