@@ -8,7 +8,9 @@ from fastapi import Depends, Header, Request
 from starlette.concurrency import run_in_threadpool
 
 from hub.context import HubContext
+from hub.errors import PermanentError
 from routing.directory import System
+from security.auth import authenticate_bearer
 
 
 def get_hub(request: Request) -> HubContext:
@@ -21,8 +23,15 @@ Hub = Annotated[HubContext, Depends(get_hub)]
 async def get_system(
     hub: Hub, authorization: Annotated[str | None, Header()] = None
 ) -> System:
-    # authentication audits its failures, which writes to the database: off the event loop
-    return await run_in_threadpool(hub.ingest.authenticate, authorization, "rest")
+    """The caller, by API key (a hash and a dict lookup: no need to leave the event loop).
+
+    Raises AuthenticationFailed, audited off the event loop since that writes.
+    """
+    try:
+        return authenticate_bearer(hub.directory, authorization)
+    except PermanentError as exc:
+        await run_in_threadpool(hub.ingest.record_rejection, None, "rest", exc)
+        raise
 
 
 CallerSystem = Annotated[System, Depends(get_system)]
