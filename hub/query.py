@@ -59,7 +59,7 @@ def message_view(db: Database, settings: Settings, system: System | None,
             select(AuditEvent).where(AuditEvent.message_id == message_id)
             .order_by(AuditEvent.seq)
         ).scalars().all()
-        deliveries = [
+        deliveries: list[dict[str, Any]] = [
             {
                 "id": d.id,
                 "recipient": d.recipient_org,

@@ -38,14 +38,13 @@ class Dispatcher:
 
         for queue in (QUEUE_NORMAL, QUEUE_URGENT):
             self._actors[queue] = dramatiq.actor(
-                deliver,
                 broker=self.broker,
                 actor_name=f"deliver_{queue}",
                 queue_name=queue,
                 max_retries=3,
                 min_backoff=1000,
                 time_limit=time_limit,
-            )
+            )(deliver)
 
     def dispatch(self, delivery_ids: list[str], priority: int = 0, delay_ms: int = 0) -> None:
         """Enqueue deliveries; on a broker failure leave them to the sweeper, never raise.
