@@ -13,6 +13,7 @@ from hub.delivery.sweeper import Sweeper
 from hub.delivery.worker import DeliveryWorker
 from hub.inbox import Inbox
 from hub.ingest.pipeline import Ingest
+from hub.metrics import Metrics
 from hub.settings import Settings
 from hub.store.db import Database
 from hub.store.migrate import upgrade
@@ -35,6 +36,7 @@ class HubContext:
     ingest: Ingest
     inbox: Inbox
     deliverer: DeliveryWorker
+    metrics: Metrics
     _worker: Worker | None = field(default=None, repr=False)
     _sweeper: Sweeper | None = field(default=None, repr=False)
 
@@ -66,10 +68,12 @@ class HubContext:
         )
         dispatcher.bind(deliverer.run)
         codecs = CodecRegistry(settings)
-        ingest = Ingest(settings, directory, db, codecs, dispatcher)
+        metrics = Metrics(db)
+        deliverer.metrics = metrics
+        ingest = Ingest(settings, directory, db, codecs, dispatcher, metrics)
         inbox = Inbox(settings, directory, db)
         return cls(settings, db, directory, codecs, egress, adapters, dispatcher, ingest, inbox,
-                   deliverer)
+                   deliverer, metrics)
 
     def start_worker(self, sweeper: bool = True) -> None:
         """Start delivery threads (and the sweeper) in this process."""

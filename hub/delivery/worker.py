@@ -16,6 +16,7 @@ from adapters.registry import AdapterRegistry
 from hub.delivery.payload import render
 from hub.delivery.retry import RetryPolicy
 from hub.errors import HubError, PermanentError, TransientError
+from hub.metrics import Metrics
 from hub.model import Form
 from hub.settings import Settings
 from hub.store.db import Database
@@ -54,6 +55,11 @@ class DeliveryWorker:
         self.adapters = adapters
         self.policy = RetryPolicy.from_settings(settings.delivery)
         self.schedule = schedule
+        self.metrics: Metrics | None = None
+
+    def _count(self, adapter: str, outcome: str) -> None:
+        if self.metrics is not None:
+            self.metrics.deliveries.labels(adapter, outcome).inc()
 
     def claim(self, delivery_id: str, now: dt.datetime) -> bool:
         """Take the delivery for one attempt; False if it is finished or someone holds it."""
@@ -149,6 +155,7 @@ class DeliveryWorker:
                 delivery_id=delivery.id,
                 detail={"recipient": delivery.recipient_org, "system": delivery.system_id,
                         "attempt": delivery.attempts, "result": detail[:200]})])
+        self._count(delivery.adapter, "delivered")
         log.info("delivered %s to %s (attempt %d)", delivery.message_id,
                  delivery.recipient_org, delivery.attempts)
         return Outcome("delivered")
@@ -194,6 +201,7 @@ class DeliveryWorker:
                     detail={"recipient": delivery.recipient_org, "attempts": attempts,
                             "reason": reason}))
             audit.append(session, events)
+        self._count(delivery.adapter, "retrying" if retry else "dead")
         if retry and delay_ms is not None:
             log.warning("delivery %s to %s failed (attempt %d), retry in %d ms: %s",
                         delivery.id, delivery.recipient_org, attempts, delay_ms, reason)

@@ -4,6 +4,7 @@ persist, dispatch. Every rejection is audited; nothing else from it is stored.""
 from __future__ import annotations
 
 import logging
+import time
 from typing import Protocol
 
 from hub.errors import HubError, PermanentError
@@ -13,6 +14,7 @@ from hub.ingest.parse import parse
 from hub.ingest.persist import GroupCommitter
 from hub.ingest.route import route
 from hub.ingest.submission import Receipt, Submission
+from hub.metrics import Metrics
 from hub.model import Kind
 from hub.settings import Settings
 from hub.store.db import Database
@@ -38,6 +40,7 @@ class Ingest:
         db: Database,
         codecs: CodecRegistry,
         dispatcher: Dispatch,
+        metrics: Metrics | None = None,
     ) -> None:
         self.settings = settings
         self.directory = directory
@@ -45,6 +48,7 @@ class Ingest:
         self.codecs = codecs
         self.dispatcher = dispatcher
         self.writer = GroupCommitter(db, directory)
+        self.metrics = metrics or Metrics()
 
     def close(self) -> None:
         self.writer.close()
@@ -75,6 +79,7 @@ class Ingest:
         Raises a PermanentError subclass for bad input (audited, nothing stored) or
         ServiceUnavailable when the database is down.
         """
+        started = time.perf_counter()
         sub = Submission(system=system, raw=raw, media_type=media_type, kind=kind,
                          channel=channel)
         try:
@@ -88,6 +93,11 @@ class Ingest:
             raise
         if outbox:
             self.dispatcher.dispatch(outbox, priority=sub.parsed.priority)
+        if receipt.status == "accepted":
+            self.metrics.accepted.labels(kind.value, channel, sub.parsed.form.value).inc()
+        else:
+            self.metrics.duplicates.labels(kind.value).inc()
+        self.metrics.ingest_seconds.labels(kind.value).observe(time.perf_counter() - started)
         log.info("accepted %s %s from %s (%s)", kind.value, receipt.id, system.id, receipt.status)
         return receipt
 
@@ -99,6 +109,7 @@ class Ingest:
         self, system_id: str | None, channel: str, exc: HubError, claimed: str | None = None
     ) -> None:
         """Audit a refused submission: who, why, where; never the payload."""
+        self.metrics.rejected.labels(exc.code, channel).inc()
         detail: dict[str, object] = {
             "channel": channel,
             "code": exc.code,

@@ -168,3 +168,18 @@ def test_readiness_reports_database_and_broker(hub: LiveHub) -> None:
     assert httpx.get(f"{hub.url}/healthz").json() == {"status": "ok"}
     with hub.ctx.db.reading() as session:
         assert session.scalar(select(func.count()).select_from(Outbox)) == 0
+
+
+def test_metrics_count_accepted_rejected_and_deliveries(hub: LiveHub, receiver: Receiver) -> None:
+    httpx.post(f"{hub.url}/api/v1/documents", content=body(document(105, to=(DEPARTMENT,))),
+               headers=auth("province"))
+    httpx.post(f"{hub.url}/api/v1/documents", content=b"{", headers=auth("province"))
+    wait_until(lambda: receiver.at("/department"), what="delivery")
+    wait_until(lambda: 'lienthong_deliveries{state="delivered"} 1.0'
+               in httpx.get(f"{hub.url}/metrics").text, what="delivered gauge")
+    text = httpx.get(f"{hub.url}/metrics").text
+    assert 'lienthong_messages_accepted_total{channel="rest",form="json",kind="document"} 1.0' \
+        in text
+    assert 'lienthong_messages_rejected_total{channel="rest",code="json_malformed"} 1.0' in text
+    assert 'lienthong_delivery_attempts_total{adapter="rest",outcome="delivered"} 1.0' in text
+    assert "lienthong_outbox_rows 0.0" in text

@@ -1,0 +1,68 @@
+"""Prometheus metrics: counters of this process, and delivery gauges read from the database.
+
+The gauges come from the shared database at scrape time, so any API process reports the
+whole hub's backlog (workers in other processes included); counters are per process.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterator
+
+from prometheus_client import CollectorRegistry, Counter, Histogram, generate_latest
+from prometheus_client.core import GaugeMetricFamily
+from prometheus_client.registry import Collector
+from sqlalchemy import func, select
+
+from hub.store.db import Database
+from hub.store.models import Delivery, Outbox
+
+log = logging.getLogger(__name__)
+
+
+class DatabaseGauges(Collector):
+    def __init__(self, db: Database) -> None:
+        self.db = db
+
+    def collect(self) -> Iterator[GaugeMetricFamily]:
+        by_state = GaugeMetricFamily("lienthong_deliveries", "Deliveries by state",
+                                     labels=["state"])
+        outbox = GaugeMetricFamily("lienthong_outbox_rows",
+                                   "Push deliveries still owed to the broker")
+        try:
+            with self.db.reading() as session:
+                for state, count in session.execute(
+                        select(Delivery.state, func.count()).group_by(Delivery.state)):
+                    by_state.add_metric([state], count)
+                outbox.add_metric([], session.scalar(select(func.count()).select_from(Outbox)))
+        except Exception:  # a scrape must not fail because the database is down
+            log.warning("metrics: database gauges unavailable", exc_info=True)
+            return
+        yield by_state
+        yield outbox
+
+
+class Metrics:
+    """The hub's metrics, in a registry of its own (no process-global state)."""
+
+    def __init__(self, db: Database | None = None) -> None:
+        self.registry = CollectorRegistry()
+        self.accepted = Counter("lienthong_messages_accepted_total", "Messages accepted",
+                                ["kind", "channel", "form"], registry=self.registry)
+        self.duplicates = Counter("lienthong_messages_duplicate_total",
+                                  "Submissions answered as duplicates", ["kind"],
+                                  registry=self.registry)
+        self.rejected = Counter("lienthong_messages_rejected_total", "Submissions refused",
+                                ["code", "channel"], registry=self.registry)
+        self.ingest_seconds = Histogram(
+            "lienthong_ingest_seconds", "Time from body read to commit", ["kind"],
+            buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10),
+            registry=self.registry)
+        self.deliveries = Counter("lienthong_delivery_attempts_total",
+                                  "Delivery attempts by outcome", ["adapter", "outcome"],
+                                  registry=self.registry)
+        if db is not None:
+            self.registry.register(DatabaseGauges(db))
+
+    def render(self) -> bytes:
+        return generate_latest(self.registry)
