@@ -9,7 +9,7 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI
 
 import hub
-from hub.api import health, problems, rest
+from hub.api import health, problems, rest, soap
 from hub.context import HubContext
 from hub.settings import Settings
 
@@ -44,10 +44,5 @@ def create_app(settings: Settings | None = None, context: HubContext | None = No
     problems.install(app)
     app.include_router(health.router)
     app.include_router(rest.router)
-    try:
-        from hub.api import soap
-    except ImportError:
-        pass
-    else:
-        app.include_router(soap.router)
+    app.include_router(soap.router)
     return app
