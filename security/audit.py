@@ -14,7 +14,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import insert, select, update
 from sqlalchemy.orm import Session
 
 from hub.store.models import AuditEvent, AuditHead
@@ -60,30 +60,27 @@ def append(session: Session, events: list[PendingEvent]) -> None:
     if not events:
         return
     head = session.execute(
-        select(AuditHead).where(AuditHead.id == 1).with_for_update()
-    ).scalar_one_or_none()
+        select(AuditHead.seq, AuditHead.hash).where(AuditHead.id == 1).with_for_update()
+    ).first()
     if head is None:
-        head = AuditHead(id=1, seq=0, hash=GENESIS)
-        session.add(head)
+        session.execute(insert(AuditHead).values(id=1, seq=0, hash=GENESIS))
+        seq, prev = 0, GENESIS
+    else:
+        seq, prev = head.seq, head.hash
     at = dt.datetime.now(dt.UTC).isoformat(timespec="microseconds")
-    seq, prev = head.seq, head.hash
+    rows = []
     for ev in events:
         seq += 1
-        row = AuditEvent(
-            seq=seq,
-            at=at,
-            event=ev.event,
-            actor=ev.actor,
-            message_id=ev.message_id,
-            delivery_id=ev.delivery_id,
-            detail=canonical(ev.detail or {}),
-            prev_hash=prev,
-            hash="",
-        )
-        row.hash = link_hash(prev, event_body(row))
-        prev = row.hash
-        session.add(row)
-    head.seq, head.hash = seq, prev
+        detail = ev.detail or {}
+        body = {"seq": seq, "at": at, "event": ev.event, "actor": ev.actor,
+                "message_id": ev.message_id, "delivery_id": ev.delivery_id, "detail": detail}
+        digest = link_hash(prev, body)
+        rows.append({"seq": seq, "at": at, "event": ev.event, "actor": ev.actor,
+                     "message_id": ev.message_id, "delivery_id": ev.delivery_id,
+                     "detail": canonical(detail), "prev_hash": prev, "hash": digest})
+        prev = digest
+    session.execute(insert(AuditEvent), rows)
+    session.execute(update(AuditHead).where(AuditHead.id == 1).values(seq=seq, hash=prev))
 
 
 @dataclass(frozen=True)
