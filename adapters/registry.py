@@ -13,15 +13,9 @@ AdapterFactory = Callable[[Egress], Adapter]
 
 def builtin_factories() -> dict[str, AdapterFactory]:
     from adapters.rest_push import RestPushAdapter
+    from adapters.soap_push import SoapPushAdapter
 
-    factories: dict[str, AdapterFactory] = {"rest": RestPushAdapter}
-    try:
-        from adapters.soap_push import SoapPushAdapter
-    except ImportError:
-        pass
-    else:
-        factories["soap"] = SoapPushAdapter
-    return factories
+    return {"rest": RestPushAdapter, "soap": SoapPushAdapter}
 
 
 class AdapterRegistry:
