@@ -152,6 +152,28 @@ def orgs_list(config: ConfigOpt = None, level: Optional[str] = None) -> None:  #
     console.print(table)
 
 
+@orgs_app.command("import")
+def orgs_import(
+    file: Annotated[Path, typer.Argument(help="CSV, JSON, or the national platform's list")],
+    config: ConfigOpt = None,
+    level: str = typer.Option("external", help="level for records that carry none"),
+    dry_run: bool = typer.Option(False, "--dry-run", help="check and report, write nothing"),
+) -> None:
+    """Merge organisations into the directory file (validated as a whole first)."""
+    from routing.directory import DirectoryError
+    from routing.importer import merge
+
+    settings = _settings(config)
+    try:
+        report = merge(settings.directory_file, file, default_level=level, dry_run=dry_run)
+    except DirectoryError as exc:
+        console.print(f"[red]not imported[/red]: {exc}")
+        raise typer.Exit(1) from exc
+    verb = "would change" if dry_run else "updated"
+    console.print(f"{verb} {settings.directory_file}: {len(report.added)} added, "
+                  f"{len(report.updated)} updated, {len(report.unchanged)} unchanged")
+
+
 @audit_app.command("verify")
 def audit_verify(config: ConfigOpt = None) -> None:
     """Check the audit chain end to end; exit 1 if it is broken."""
