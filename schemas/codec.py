@@ -43,15 +43,13 @@ class CodecRegistry:
     """One codec per form, built once at start-up (schemas compile once)."""
 
     def __init__(self, settings: Settings) -> None:
+        from schemas.edxml_codec import EdxmlCodec
         from schemas.jsonform import JsonCodec
 
-        self._codecs: dict[Form, Codec] = {Form.JSON: JsonCodec(settings)}
-        try:
-            from schemas.edxml_codec import EdxmlCodec
-        except ImportError:  # the edXML codec is optional until it ships
-            pass
-        else:
-            self._codecs[Form.EDXML] = EdxmlCodec(settings)
+        self._codecs: dict[Form, Codec] = {
+            Form.JSON: JsonCodec(settings),
+            Form.EDXML: EdxmlCodec(settings),
+        }
 
     def for_form(self, form: Form) -> Codec:
         codec = self._codecs.get(form)

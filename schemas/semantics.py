@@ -2,23 +2,55 @@
 
 from __future__ import annotations
 
-import base64
-import binascii
 import datetime as dt
-import io
-import zipfile
+import re
+from collections.abc import Iterator
 from typing import Any
 
-from hub.errors import FieldError, PayloadTooLarge, ValidationFailed
+from lxml import etree
+
+from hub.errors import FieldError, HubError, ValidationFailed
 from hub.model import AttachmentInfo, Envelope, Form, Kind, ResponseFor
-from hub.settings import Settings
+from hub.settings import Limits, Settings
+from schemas.attachments import (
+    ZIP_TYPES,
+    Listed,
+    content_problems,
+    duplicate_problems,
+    manifest_problems,
+    normalise_cid,
+    scan_base64,
+    text_chunks,
+    too_large,
+)
+from schemas.edxml_spec import SIGNATURE_NAMESPACES
+from schemas.problems import CodedFieldError, coded
+from schemas.xmlparser import parse_xml
+
+__all__ = [
+    "DATE_FORMATS",
+    "ZIP_TYPES",
+    "check_attachments",
+    "check_package",
+    "date_errors",
+    "envelope_from_package",
+    "normalise_cid",
+    "parse_date",
+    "parse_timestamp",
+    "xml_text_errors",
+]
 
 DATE_FORMATS = ("%Y/%m/%d", "%d/%m/%Y")
-ZIP_TYPES = {"application/zip", "application/x-zip-compressed", "application/x-zip"}
+_DATE_SHAPE = re.compile(r"[0-9]{4}/[0-9]{2}/[0-9]{2}|[0-9]{2}/[0-9]{2}/[0-9]{4}")
+_TIME_SHAPE = re.compile(r"[0-9]{2}:[0-9]{2}:[0-9]{2}")
+# characters XML 1.0 cannot carry: a JSON string with one could never become edXML
+_NOT_XML = re.compile("[^\t\n\r\x20-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]")
 
 
 def parse_date(text: str) -> dt.date | None:
     """A date in either form real producers write, or None if it is no real date."""
+    if not _DATE_SHAPE.fullmatch(text):  # strptime alone would take 2018/1/5
+        return None
     for fmt in DATE_FORMATS:
         try:
             return dt.datetime.strptime(text, fmt).date()
@@ -28,6 +60,10 @@ def parse_date(text: str) -> dt.date | None:
 
 
 def parse_timestamp(text: str) -> dt.datetime | None:
+    """A `date HH:mm:ss` timestamp in either date form, or None if it is no real moment."""
+    date, _, time = text.partition(" ")
+    if not _DATE_SHAPE.fullmatch(date) or not _TIME_SHAPE.fullmatch(time):
+        return None
     for fmt in DATE_FORMATS:
         try:
             return dt.datetime.strptime(text, fmt + " %H:%M:%S")
@@ -36,13 +72,8 @@ def parse_timestamp(text: str) -> dt.datetime | None:
     return None
 
 
-def normalise_cid(cid: str) -> str:
-    """`cid:abc` and `abc` name the same attachment."""
-    cid = cid.strip()
-    return cid[4:] if cid.lower().startswith("cid:") else cid
-
-
-def _date_errors(pkg: dict[str, Any], kind: Kind) -> list[FieldError]:
+def date_errors(pkg: dict[str, Any], kind: Kind) -> list[FieldError]:
+    """Dates and timestamps of a JSON-form header that are no real day, with JSON paths."""
     errors: list[FieldError] = []
 
     def check(path: str, value: Any, timestamp: bool = False) -> None:
@@ -50,29 +81,55 @@ def _date_errors(pkg: dict[str, Any], kind: Kind) -> list[FieldError]:
             return
         ok = parse_timestamp(value) if timestamp else parse_date(value)
         if ok is None:
-            errors.append(
-                FieldError(
-                    path,
-                    f"{value!r} is not a real date",
-                    f"{value!r} không phải là ngày hợp lệ",
-                )
-            )
+            errors.append(CodedFieldError(
+                path,
+                f"expected a real calendar {'moment' if timestamp else 'day'}, found {value!r}",
+                f"{value!r} không phải là {'thời điểm' if timestamp else 'ngày'} có thật",
+                None, "date_invalid",
+            ))
+
+    def get(obj: Any, key: str) -> Any:
+        return obj.get(key) if isinstance(obj, dict) else None
 
     if kind is Kind.DOCUMENT:
-        check("/promulgationInfo/promulgationDate", pkg.get("promulgationInfo", {}).get(
-            "promulgationDate"))
+        check("/promulgationInfo/promulgationDate",
+              get(pkg.get("promulgationInfo"), "promulgationDate"))
         check("/dueDate", pkg.get("dueDate"))
-        for i, rf in enumerate(pkg.get("responseFor", [])):
-            check(f"/responseFor/{i}/promulgationDate", rf.get("promulgationDate"))
+        response_for = pkg.get("responseFor")
+        for i, rf in enumerate(response_for if isinstance(response_for, list) else []):
+            check(f"/responseFor/{i}/promulgationDate", get(rf, "promulgationDate"))
     else:
         check("/timestamp", pkg.get("timestamp"), timestamp=True)
-        check("/responseFor/promulgationDate", pkg.get("responseFor", {}).get("promulgationDate"))
+        check("/responseFor/promulgationDate", get(pkg.get("responseFor"), "promulgationDate"))
     return errors
 
 
-def decoded_size(content: str) -> int:
-    stripped = len(content) - content.count("\n") - content.count("\r") - content.count(" ")
-    return stripped * 3 // 4
+def xml_text_errors(value: Any, path: str = "", *, skip: frozenset[str] = frozenset(),
+                    ) -> list[FieldError]:
+    """Strings holding characters XML 1.0 cannot carry (so the package has no edXML form)."""
+    errors: list[FieldError] = []
+    for where, text in _strings(value, path, skip):
+        bad = _NOT_XML.search(text)
+        if bad:
+            errors.append(CodedFieldError(
+                where or "/",
+                f"expected text XML can carry, found the character U+{ord(bad.group()):04X}",
+                f"ký tự U+{ord(bad.group()):04X} không được phép trong XML",
+                None, "value_not_xml",
+            ))
+    return errors
+
+
+def _strings(value: Any, path: str, skip: frozenset[str]) -> Iterator[tuple[str, str]]:
+    if isinstance(value, str):
+        yield path, value
+    elif isinstance(value, dict):
+        for key, item in value.items():
+            if key not in skip:
+                yield from _strings(item, f"{path}/{key}", skip)
+    elif isinstance(value, list):
+        for i, item in enumerate(value):
+            yield from _strings(item, f"{path}/{i}", skip)
 
 
 def check_attachments(
@@ -85,57 +142,68 @@ def check_attachments(
     infos: list[AttachmentInfo] = []
     errors: list[FieldError] = []
     warnings: list[FieldError] = []
-    seen: set[str] = set()
     limit = settings.limits.max_attachment_bytes
-    for i, att in enumerate(attachments):
-        path = f"/attachments/{i}"
-        cid = normalise_cid(att["contentId"])
-        if cid in seen:
-            errors.append(
-                FieldError(f"{path}/contentId", f"duplicate contentId {cid!r}",
-                           f"contentId {cid!r} bị trùng")
-            )
-        seen.add(cid)
-        content: str = att.get("content", "")
-        size = decoded_size(content)
-        if size > limit:
-            raise PayloadTooLarge(
-                f"attachment {path} is about {size} bytes; the limit is {limit}",
-                code="attachment_too_large",
-                errors=[FieldError(path, f"over {limit} bytes", f"vượt quá {limit} byte")],
-            )
-        try:
-            data = base64.b64decode(content, validate=False) if content else b""
-            if content and base64.b64encode(data) != "".join(content.split()).encode():
-                raise binascii.Error("not canonical base64")
-        except (binascii.Error, ValueError):
-            problem = FieldError(f"{path}/content", "content is not valid base64",
-                                 "nội dung không phải base64 hợp lệ")
-            if settings.validation.attachment_base64 == "warn":
-                warnings.append(problem)
-                infos.append(AttachmentInfo(cid, att.get("attachmentName", ""),
-                                            att.get("contentType", ""), size))
-                continue
-            errors.append(problem)
-            continue
-        ctype = att.get("contentType", "").lower()
-        if ctype in ZIP_TYPES and data and not _is_zip(data):
-            errors.append(
-                FieldError(f"{path}/content", f"declared {ctype} but the content is not a ZIP",
-                           f"khai báo {ctype} nhưng nội dung không phải tệp ZIP")
-            )
-        infos.append(AttachmentInfo(cid, att.get("attachmentName", ""), ctype, len(data)))
+    policy = settings.validation.attachment_base64
     if len(attachments) > settings.limits.max_attachments:
-        errors.append(FieldError("/attachments", "too many attachments", "quá nhiều tệp đính kèm"))
+        errors.append(too_many_attachments("/attachments", len(attachments), settings))
+    for i, att in enumerate(attachments):
+        path = f"/attachments/{i}/content"
+        content: str = att.get("content", "")
+        scan = scan_base64(text_chunks(content), limit=limit)
+        if scan.over_limit:
+            raise too_large(f"/attachments/{i}", scan.size, limit)
+        ctype = att.get("contentType", "")
+        bad, warned = content_problems(path, scan, ctype, policy=policy)
+        errors.extend(bad)
+        warnings.extend(warned)
+        if warned:
+            errors.extend(xml_text_errors(content, path))
+        size = scan.size if scan.base64_ok else len(content.encode("utf-8"))
+        infos.append(AttachmentInfo(normalise_cid(att["contentId"]),
+                                    att.get("attachmentName", ""), ctype.lower(), size))
+    listed = [Listed(f"/attachments/{i}/contentId", a["contentId"])
+              for i, a in enumerate(attachments)]
+    errors.extend(duplicate_problems(listed, "attachment_duplicate_id", "tệp đính kèm"))
     return infos, errors, warnings
 
 
-def _is_zip(data: bytes) -> bool:
+def too_many_attachments(path: str, count: int, settings: Settings,
+                         line: int | None = None) -> FieldError:
+    limit = settings.limits.max_attachments
+    return CodedFieldError(path, f"expected at most {limit} attachments, found {count}",
+                           f"tối đa {limit} tệp đính kèm, nhận được {count}", line,
+                           "too_many_attachments")
+
+
+def too_many_recipients(path: str, count: int, settings: Settings,
+                        line: int | None = None) -> FieldError:
+    limit = settings.limits.max_recipients
+    return CodedFieldError(path, f"expected at most {limit} recipients, found {count}",
+                           f"tối đa {limit} nơi nhận, nhận được {count}", line,
+                           "too_many_recipients")
+
+
+def signature_errors(pkg: dict[str, Any], limits: Limits) -> list[FieldError]:
+    """The JSON form's signature block must be one XML Signature element, either namespace."""
+    signature = pkg.get("signature")
+    if not isinstance(signature, dict) or not isinstance(signature.get("xml"), str):
+        return []
     try:
-        with zipfile.ZipFile(io.BytesIO(data)) as zf:
-            return zf.testzip() is None or True
-    except (zipfile.BadZipFile, ValueError, OSError):
-        return False
+        root = parse_xml(signature["xml"].encode("utf-8"), max_depth=limits.max_xml_depth,
+                         max_attributes=limits.max_xml_attributes,
+                         max_bytes=limits.max_body_bytes)
+    except HubError as exc:
+        return [CodedFieldError("/signature/xml", f"expected an XML Signature element; {exc}",
+                                f"cần một phần tử XML Signature; {exc.detail_vi or exc}",
+                                None, "signature_invalid")]
+    qname = etree.QName(root)
+    if qname.localname != "Signature" or qname.namespace not in SIGNATURE_NAMESPACES:
+        return [CodedFieldError(
+            "/signature/xml",
+            f"expected a Signature element in the xmldsig or edXML namespace, found {root.tag}",
+            f"cần phần tử Signature thuộc không gian tên xmldsig hoặc edXML, nhận được {root.tag}",
+            None, "signature_invalid")]
+    return []
 
 
 def check_package(
@@ -143,21 +211,42 @@ def check_package(
 ) -> tuple[list[AttachmentInfo], list[FieldError]]:
     """Semantic checks on a schema-valid JSON-form package.
 
-    Returns (attachment infos, warnings). Raises ValidationFailed listing every error.
+    Returns (attachment infos, warnings). Raises ValidationFailed listing every error,
+    PayloadTooLarge when an attachment is over its limit.
     """
-    errors = _date_errors(pkg, kind)
+    errors = date_errors(pkg, kind)
+    errors.extend(xml_text_errors(pkg, skip=frozenset({"attachments"})))
+    errors.extend(signature_errors(pkg, settings.limits))
     infos: list[AttachmentInfo] = []
     warnings: list[FieldError] = []
     if kind is Kind.DOCUMENT:
-        infos, att_errors, warnings = check_attachments(pkg.get("attachments", []), settings)
+        recipients = pkg.get("to", [])
+        if len(recipients) > settings.limits.max_recipients:
+            errors.append(too_many_recipients("/to", len(recipients), settings))
+        attachments = pkg.get("attachments", [])
+        infos, att_errors, warnings = check_attachments(attachments, settings)
         errors.extend(att_errors)
+        manifest = pkg.get("manifest")
+        if isinstance(manifest, dict):
+            references = [Listed(f"/manifest/references/{i}/contentId", r["contentId"])
+                          for i, r in enumerate(manifest.get("references", []))]
+            listed = [Listed(f"/attachments/{i}/contentId", a["contentId"])
+                      for i, a in enumerate(attachments)]
+            errors.extend(duplicate_problems(references, "reference_duplicate_id", "tham chiếu"))
+            errors.extend(manifest_problems(references, listed))
     if errors:
         raise ValidationFailed(
             f"{len(errors)} field(s) are invalid",
+            code=_common_code(errors),
             errors=errors,
             detail_vi=f"{len(errors)} trường không hợp lệ",
         )
     return infos, warnings
+
+
+def _common_code(errors: list[FieldError]) -> str:
+    codes = {coded(e, "validation_failed").code for e in errors}
+    return codes.pop() if len(codes) == 1 else "validation_failed"
 
 
 def envelope_from_package(

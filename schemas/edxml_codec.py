@@ -1,0 +1,131 @@
+"""The edXML form: parse hardened, validate, check attachments, build the Envelope."""
+
+from __future__ import annotations
+
+import dataclasses
+
+from lxml import etree
+
+from hub.errors import FieldError
+from hub.model import AttachmentInfo, Envelope, Form, Kind
+from hub.settings import Settings
+from schemas.attachments import (
+    Listed,
+    content_problems,
+    duplicate_problems,
+    manifest_problems,
+    normalise_cid,
+    scan_base64,
+    too_large,
+)
+from schemas.edxml_package import read_package
+from schemas.edxml_schema import authoritative_schema, fast_schema
+from schemas.edxml_spec import NS
+from schemas.mapping import element_at, tree_to_json
+from schemas.problems import coded, validation_failed
+from schemas.semantics import (
+    date_errors,
+    envelope_from_package,
+    too_many_attachments,
+    too_many_recipients,
+)
+from schemas.xmlparser import ParsedXml, element_path, text_value
+
+
+def _q(*names: str) -> str:
+    return "/".join(f"{{{NS}}}{name}" for name in names)
+
+
+class EdxmlCodec:
+    """Reads packages in the edXML form (QCVN 102:2016)."""
+
+    form = Form.EDXML
+
+    def __init__(self, settings: Settings) -> None:
+        self._settings = settings
+        fast_schema()  # compile at start-up, not on the first request
+        authoritative_schema()
+
+    def read(self, raw: bytes, kind: Kind) -> Envelope:
+        """The Envelope of a valid package of `kind`.
+
+        Raises MalformedInput, HostileInput, PayloadTooLarge (the body or one attachment
+        over its limit) or ValidationFailed (with code `wrong_package_kind` for a package
+        of the other kind), naming every offending element with its line.
+        """
+        doc, kind = read_package(raw, self._settings.limits, kind)
+        header = tree_to_json(doc, kind, with_content=False)
+        header.pop("attachments", None)
+        errors = [_at_element(doc.root, e, kind) for e in date_errors(header, kind)]
+        infos: list[AttachmentInfo] = []
+        warnings: list[FieldError] = list(doc.quirks)
+        if kind is Kind.DOCUMENT:
+            recipients = doc.root.findall(_q("edXMLEnvelope", "edXMLHeader", "MessageHeader",
+                                             "To"))
+            if len(recipients) > self._settings.limits.max_recipients:
+                extra = recipients[self._settings.limits.max_recipients]
+                errors.append(too_many_recipients(element_path(extra), len(recipients),
+                                                  self._settings, extra.sourceline))
+            infos, att_errors, att_warnings = check_attachments(doc, self._settings)
+            errors.extend(att_errors)
+            warnings.extend(att_warnings)
+        if errors:
+            raise validation_failed(errors)
+        return envelope_from_package(header, kind, Form.EDXML, infos, warnings)
+
+
+def check_attachments(doc: ParsedXml, settings: Settings,
+                      ) -> tuple[list[AttachmentInfo], list[FieldError], list[FieldError]]:
+    """Attachments of a schema-valid document package, read straight from the raw bytes.
+
+    Returns (infos, errors, warnings). Raises PayloadTooLarge when one is over its limit.
+    """
+    limit = settings.limits.max_attachment_bytes
+    policy = settings.validation.attachment_base64
+    attachments = doc.root.findall(_q("AttachmentEncoded", "Attachment"))
+    references = doc.root.findall(_q("edXMLEnvelope", "edXMLBody", "edXMLManifest",
+                                     "Reference"))
+    infos: list[AttachmentInfo] = []
+    errors: list[FieldError] = []
+    warnings: list[FieldError] = []
+    if len(attachments) > settings.limits.max_attachments:
+        extra = attachments[settings.limits.max_attachments]
+        errors.append(too_many_attachments(element_path(extra), len(attachments), settings,
+                                           extra.sourceline))
+        return infos, errors, warnings
+    listed = []
+    for attachment in attachments:
+        fields = {etree.QName(c).localname: c for c in attachment if isinstance(c.tag, str)}
+        body = fields["ContentTransferEncoded"]
+        path = element_path(body)
+        scan = scan_base64(doc.content_chunks(body), limit=limit)
+        if scan.over_limit:
+            raise too_large(element_path(attachment), scan.size, limit, attachment.sourceline)
+        ctype = text_value(fields["ContentType"]) if "ContentType" in fields else ""
+        bad, warned = content_problems(path, scan, ctype, policy=policy, line=body.sourceline)
+        errors.extend(bad)
+        warnings.extend(warned)
+        cid = text_value(fields["ContentId"])
+        listed.append(Listed(element_path(fields["ContentId"]), cid,
+                             fields["ContentId"].sourceline))
+        name = text_value(fields["AttachmentName"]) if "AttachmentName" in fields else ""
+        size = scan.size if scan.base64_ok else sum(len(c) for c in doc.content_chunks(body))
+        infos.append(AttachmentInfo(normalise_cid(cid), name, ctype.lower(), size))
+    listed_refs = []
+    for reference in references:
+        cid_el = reference.find(_q("ContentId"))
+        if cid_el is not None:
+            listed_refs.append(Listed(element_path(cid_el), text_value(cid_el),
+                                      cid_el.sourceline))
+    errors.extend(duplicate_problems(listed, "attachment_duplicate_id", "tệp đính kèm"))
+    errors.extend(duplicate_problems(listed_refs, "reference_duplicate_id", "tham chiếu"))
+    errors.extend(manifest_problems(listed_refs, listed))
+    return infos, errors, warnings
+
+
+def _at_element(root: etree._Element, error: FieldError, kind: Kind) -> FieldError:
+    """A JSON-path error about a package, told at its element and line."""
+    element = element_at(root, error.path, kind)
+    if element is not None:
+        error = dataclasses.replace(error, path=element_path(element), line=element.sourceline)
+    return coded(error, "validation_failed")

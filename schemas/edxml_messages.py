@@ -1,0 +1,207 @@
+"""XSD 1.1 validation errors (xmlschema) told as path, expected and found, in two languages."""
+
+from __future__ import annotations
+
+from lxml import etree
+from xmlschema import XMLSchemaChildrenValidationError, XMLSchemaValidationError
+from xmlschema.validators.facets import (
+    XsdAssertionFacet,
+    XsdEnumerationFacets,
+    XsdMaxLengthFacet,
+    XsdMinLengthFacet,
+    XsdPatternFacets,
+)
+
+from schemas.edxml_spec import DATE_TYPES, NS, PACKAGE, TIMESTAMP_TYPES, ListOf, Node, Record
+from schemas.problems import CodedFieldError
+from schemas.xmlparser import element_path, text_value
+
+# what a value of each patterned type looks like, for "expected ..., found ..."
+TYPE_SHAPES: dict[str, tuple[str, str]] = {
+    "DateType": ("a date written yyyy/MM/dd or dd/MM/yyyy",
+                 "ngày viết dạng yyyy/MM/dd hoặc dd/MM/yyyy"),
+    "OptionalDateType": ("a date written yyyy/MM/dd or dd/MM/yyyy, or nothing",
+                         "ngày viết dạng yyyy/MM/dd hoặc dd/MM/yyyy, hoặc để trống"),
+    "TimestampType": ("a time written yyyy/MM/dd HH:mm:ss or dd/MM/yyyy HH:mm:ss",
+                      "thời điểm dạng yyyy/MM/dd HH:mm:ss hoặc dd/MM/yyyy HH:mm:ss"),
+    "PriorityType": ("a single digit 0-9", "một chữ số 0-9"),
+    "AmountType": ("at most 9 digits", "tối đa 9 chữ số"),
+    "DocumentTypeCode": ("1 to 3 digits", "1 đến 3 chữ số"),
+}
+
+
+def shown(value: object, limit: int = 60) -> str:
+    """A value quoted for a message, cut short when long."""
+    text = str(value)
+    return repr(text if len(text) <= limit else text[:limit] + "...")
+
+
+def node_for(element: etree._Element) -> Node | None:
+    """The spec node an element stands for, by its place in the package."""
+    chain = []
+    node_el: etree._Element | None = element
+    while node_el is not None:
+        chain.append(node_el)
+        node_el = node_el.getparent()
+    chain.reverse()
+    if etree.QName(chain[0]).localname != PACKAGE.tag:
+        return None
+    node = PACKAGE
+    for el in chain[1:]:
+        name = etree.QName(el).localname
+        content = node.content
+        if isinstance(content, Record):
+            found = content.field(name)
+        elif isinstance(content, ListOf) and content.item.tag == name:
+            found = content.item
+        else:
+            found = None
+        if found is None:
+            return None
+        node = found
+    return node
+
+
+def translate(error: XMLSchemaValidationError) -> CodedFieldError:
+    """One xmlschema validation error as a coded, bilingual field error."""
+    element = error.elem
+    path = element_path(element) if element is not None else "/"
+    line = error.sourceline or (element.sourceline if element is not None else None)
+    if isinstance(error, XMLSchemaChildrenValidationError):
+        return _children_error(error, element, path, line)
+    validator = error.validator
+    value = error.obj if isinstance(error.obj, str) else (
+        text_value(element) if element is not None else "")
+    type_name = getattr(getattr(validator, "parent", None), "local_name", None) or ""
+    if isinstance(validator, XsdMaxLengthFacet):
+        return CodedFieldError(
+            path,
+            f"expected at most {validator.value} characters, found {len(value)}",
+            f"tối đa {validator.value} ký tự, nhận được {len(value)}",
+            line, "value_too_long",
+        )
+    if isinstance(validator, XsdMinLengthFacet):
+        if validator.value == 1 and not value:
+            return CodedFieldError(path, "expected a value, found an empty element",
+                                   "cần có giá trị, phần tử đang để trống", line, "value_empty")
+        return CodedFieldError(
+            path,
+            f"expected at least {validator.value} characters, found {len(value)}",
+            f"tối thiểu {validator.value} ký tự, nhận được {len(value)}",
+            line, "value_too_short",
+        )
+    if isinstance(validator, XsdAssertionFacet) or (
+        isinstance(validator, XsdPatternFacets) and type_name in DATE_TYPES | TIMESTAMP_TYPES
+    ):
+        shape, shape_vi = TYPE_SHAPES.get(type_name, ("a date", "ngày"))
+        real = isinstance(validator, XsdAssertionFacet)
+        return CodedFieldError(
+            path,
+            f"expected {'a real calendar day: ' if real else ''}{shape}, found {shown(value)}",
+            f"cần {'ngày có thật: ' if real else ''}{shape_vi}, nhận được {shown(value)}",
+            line, "date_invalid",
+        )
+    if isinstance(validator, XsdPatternFacets):
+        patterns = " or ".join(validator.regexps)
+        shape, shape_vi = TYPE_SHAPES.get(
+            type_name, (f"a value matching {patterns}", f"giá trị khớp {patterns}"))
+        return CodedFieldError(path, f"expected {shape}, found {shown(value)}",
+                               f"cần {shape_vi}, nhận được {shown(value)}", line, "value_invalid")
+    if isinstance(validator, XsdEnumerationFacets):
+        allowed = ", ".join(str(v) for v in validator.enumeration)
+        return CodedFieldError(path, f"expected one of {allowed}, found {shown(value)}",
+                               f"cần một trong các giá trị {allowed}, nhận được {shown(value)}",
+                               line, "value_invalid")
+    reason = error.reason or "not valid"
+    if "attribute" in reason and "not allowed" in reason:
+        return CodedFieldError(path, f"unexpected attribute: {reason}",
+                               f"thuộc tính không được phép: {reason}", line,
+                               "attribute_unexpected")
+    if "character data" in reason:
+        text = (element.text or "").strip() if element is not None else ""
+        for child in element if element is not None else ():
+            text = text or (child.tail or "").strip()
+        return CodedFieldError(path, f"expected only child elements, found text {shown(text)}",
+                               f"chỉ được chứa phần tử con, gặp văn bản {shown(text)}",
+                               line, "text_unexpected")
+    if element is not None and len(element) and _is_leaf(element):
+        return CodedFieldError(path, "expected text only, found child elements",
+                               "chỉ được chứa văn bản, gặp phần tử con", line,
+                               "element_unexpected")
+    return CodedFieldError(path, f"not valid: {reason}", f"không hợp lệ: {reason}", line,
+                           "schema_invalid")
+
+
+def _is_leaf(element: etree._Element) -> bool:
+    node = node_for(element)
+    return node is not None and not isinstance(node.content, Record | ListOf)
+
+
+def _children_error(error: XMLSchemaChildrenValidationError, parent: etree._Element,
+                    path: str, line: int | None) -> CodedFieldError:
+    if error.invalid_tag is None:
+        names = [getattr(e, "local_name", None) or str(e) for e in error.expected or ()]
+        names = [n for n in names if n] or ["?"]
+        what = names[0] if len(names) == 1 else "one of " + ", ".join(names)
+        return CodedFieldError(path, f"expected element {what}, found none",
+                               f"thiếu phần tử {what}", line, "element_missing")
+    child = _offending_child(parent, error)
+    child_path = element_path(child) if child is not None else path
+    child_line = child.sourceline if child is not None else line
+    qname = etree.QName(error.invalid_tag)
+    node = node_for(parent)
+    declared = _declared_children(node)
+    if qname.namespace != NS:
+        found = f"{qname.localname} in {qname.namespace or 'no namespace'}"
+        return CodedFieldError(
+            child_path,
+            f"unexpected element {found}; expected elements in the edXML namespace {NS}",
+            f"phần tử {found} không được phép; cần phần tử thuộc không gian tên {NS}",
+            child_line, "element_unexpected",
+        )
+    if qname.localname in declared:
+        count = sum(1 for c in parent if c.tag == error.invalid_tag)
+        return CodedFieldError(
+            child_path,
+            f"expected {qname.localname} at most {declared[qname.localname]} time(s) here, "
+            f"found {count}",
+            f"{qname.localname} chỉ được xuất hiện tối đa {declared[qname.localname]} lần, "
+            f"nhận được {count}",
+            child_line, "element_unexpected",
+        )
+    allowed = ", ".join(declared) or "no child elements"
+    return CodedFieldError(
+        child_path,
+        f"unexpected element {qname.localname}; expected one of: {allowed}",
+        f"phần tử {qname.localname} không được phép ở đây; cần một trong: {allowed}",
+        child_line, "element_unexpected",
+    )
+
+
+def _offending_child(parent: etree._Element,
+                     error: XMLSchemaChildrenValidationError) -> etree._Element | None:
+    children = list(parent)
+    if 0 <= error.index < len(children) and children[error.index].tag == error.invalid_tag:
+        return children[error.index]
+    elements = [c for c in children if isinstance(c.tag, str)]
+    if 0 <= error.index < len(elements) and elements[error.index].tag == error.invalid_tag:
+        return elements[error.index]
+    same = [c for c in children if c.tag == error.invalid_tag]
+    return same[-1] if same else None
+
+
+def _declared_children(node: Node | None) -> dict[str, str]:
+    """Child names the node declares, with how often each may appear."""
+    if node is None:
+        return {}
+    content = node.content
+    if isinstance(content, Record):
+        return {f.tag: _times(f) for f in content.fields}
+    if isinstance(content, ListOf):
+        return {content.item.tag: _times(content.item)}
+    return {}
+
+
+def _times(node: Node) -> str:
+    hi = node.schema_occurs[1]
+    return "any number of" if hi is None else str(hi)

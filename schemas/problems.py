@@ -1,0 +1,50 @@
+"""Field errors that carry their own stable code, and the ValidationFailed built from them."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+from hub.errors import FieldError, ValidationFailed
+
+GENERIC_CODE = "validation_failed"
+
+
+@dataclass(frozen=True)
+class CodedFieldError(FieldError):
+    """A FieldError with a machine-readable code (`element_missing`, `date_invalid`, ...)."""
+
+    code: str = GENERIC_CODE
+
+    def as_dict(self) -> dict[str, object]:
+        out = super().as_dict()
+        out["code"] = self.code
+        return out
+
+
+def coded(error: FieldError, code: str) -> CodedFieldError:
+    """`error` with `code`, keeping a code it already has."""
+    if isinstance(error, CodedFieldError):
+        return error
+    return CodedFieldError(error.path, error.message, error.message_vi, error.line, code)
+
+
+def code_of(error: FieldError) -> str:
+    return error.code if isinstance(error, CodedFieldError) else GENERIC_CODE
+
+
+def validation_failed(errors: Iterable[FieldError], what: str = "package") -> ValidationFailed:
+    """One ValidationFailed for every error; its code is theirs when they all share one."""
+    found = sorted(dict.fromkeys(errors), key=lambda e: (e.line or 0, e.path))
+    codes = {code_of(e) for e in found}
+    code = codes.pop() if len(codes) == 1 else GENERIC_CODE
+    return ValidationFailed(
+        f"{len(found)} problem(s) in the {what}: "
+        + "; ".join(f"{e.path}: {e.message}" for e in found[:3])
+        + ("; ..." if len(found) > 3 else ""),
+        code=code,
+        errors=found,
+        detail_vi=f"Gói tin có {len(found)} lỗi: "
+        + "; ".join(f"{e.path}: {e.message_vi or e.message}" for e in found[:3])
+        + ("; ..." if len(found) > 3 else ""),
+    )
