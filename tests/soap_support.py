@@ -18,8 +18,10 @@ PROFILE = "http://docs.oasis-open.org/wss/2004/01/oasis-200401-wss-username-toke
 
 
 def zeep_client(hub_url: str, username: str | None = None, password: str | None = None,
-                *, port: str | None = None) -> zeep.Client:
-    """A zeep client that knows only the WSDL address (and, if given, its credentials)."""
+                *, port: str | None = None, huge: bool = False) -> zeep.Client:
+    """A zeep client that knows only the WSDL address (and, if given, its credentials).
+
+    `huge` lets it read replies with text over 10 MB (a large package as base64)."""
     session = requests.Session()
     session.trust_env = False  # loopback only: no proxies from the environment
     client = zeep.Client(
@@ -27,6 +29,7 @@ def zeep_client(hub_url: str, username: str | None = None, password: str | None 
         transport=Transport(session=session, timeout=10, operation_timeout=30),
         wsse=UsernameToken(username, password) if username else None,
         port_name=port,
+        settings=zeep.Settings(xml_huge_tree=huge),
     )
     return client
 

@@ -12,8 +12,10 @@ import pytest
 
 from hub.query import message_view
 from routing.directory import Directory
+from tests.corpus_directory import CORPUS_KEYS, corpus_directory
 from tests.legacy_soap import LegacyService, run_legacy_service
 from tests.support import (
+    CORPUS,
     DISTRICT,
     KEYS,
     PROVINCE,
@@ -175,3 +177,26 @@ def test_a_hub_pushes_to_another_hubs_soap_service(make_settings, pg_url: str,
                 stored = session.get(Message, message_id)
                 assert stored is not None
                 assert inbox.content == stored.raw
+
+
+def test_an_edxml_package_reaches_a_legacy_service_byte_for_byte(
+    make_settings, legacy: LegacyService
+) -> None:
+    raw = (CORPUS / "edoc_update.edxml").read_bytes()
+    receive = legacy_receive(legacy, format="edxml")
+    with run_hub(make_settings(), corpus_directory({"nghean": receive})) as hub:
+        r = httpx.post(f"{hub.url}/api/v1/documents", content=raw,
+                       headers={"Authorization": f"Bearer {CORPUS_KEYS['vpcp']}",
+                                "Content-Type": "application/xml"})
+        assert r.status_code == 202, r.text
+        message_id = r.json()["id"]
+        wait_until(lambda: legacy.accepted(), what="the push to the legacy service")
+        # an xsd:string carries the package as text; its CRLFs travel as character references
+        assert legacy.accepted()[0].content.encode("utf-8") == raw
+
+        def nghean_state() -> str:
+            view = message_view(hub.ctx.db, hub.ctx.settings, None, message_id)
+            return next(d["state"] for d in view["deliveries"]
+                        if d["recipient"] == "000.00.00.H41")
+
+        wait_until(lambda: nghean_state() == "delivered", what="the delivery to be recorded")

@@ -9,6 +9,7 @@ from lxml import etree
 from hub.api.soap.names import SOAP11, SOAP12, VERSIONS, WSA, WSSE, SoapVersion
 from hub.errors import MalformedInput, PermanentError, UnsupportedMediaType
 from hub.settings import Limits
+from schemas.edxml_spec import KNOWN_PREFIXES
 from schemas.xmlparser import ParsedXml, parse_xml_document
 
 # Envelope, Header/Body and the operation element sit above the package itself
@@ -105,6 +106,9 @@ def read_envelope(raw: bytes, version: SoapVersion, action: str, limits: Limits)
         max_depth=limits.max_xml_depth + ENVELOPE_DEPTH,
         max_attributes=limits.max_xml_attributes,
         max_bytes=limits.max_body_bytes,
+        # an inline package may show the quirks edXML producers have (undeclared edXML: or
+        # xlink: prefixes); they are tolerated exactly as in a package sent on its own
+        known_prefixes=KNOWN_PREFIXES,
         elide=ELIDE,
     )
     root = document.root
