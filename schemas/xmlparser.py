@@ -38,6 +38,7 @@ from typing import NoReturn
 from lxml import etree
 
 from hub.errors import FieldError, HostileInput, MalformedInput, PayloadTooLarge
+from schemas.problems import CodedFieldError
 
 XLINK_NS = "http://www.w3.org/1999/xlink"
 DEFAULT_KNOWN_PREFIXES: Mapping[str, str] = MappingProxyType({"xlink": XLINK_NS})
@@ -160,13 +161,13 @@ def parse_xml_document(
                 raise _malformed(exc.error) from exc.error
             for prefix in sorted(exc.prefixes):
                 bound[prefix] = known_prefixes[prefix]
-                quirks.append(FieldError(
+                quirks.append(CodedFieldError(
                     "/",
                     f"the prefix {prefix}: is used without a declaration; read as "
                     f"{known_prefixes[prefix]}",
                     f"tiền tố {prefix}: được dùng mà không khai báo; hiểu là "
                     f"{known_prefixes[prefix]}",
-                    exc.line,
+                    exc.line, "xml_undeclared_prefix",
                 ))
     _check_shape(root, max_depth, max_attributes)
     return ParsedXml(root, raw, tuple(quirks), MappingProxyType(elided))
@@ -230,12 +231,12 @@ def _skip_junk(raw: bytes, quirks: list[FieldError]) -> int:
     match = _JUNK.match(raw)
     if match is None:
         return 0
-    quirks.append(FieldError(
+    quirks.append(CodedFieldError(
         "/",
         f"{match.end()} stray character(s) {raw[: match.end()].decode()!r} before the XML "
         "declaration were ignored",
         f"bỏ qua {match.end()} ký tự thừa {raw[: match.end()].decode()!r} trước khai báo XML",
-        1,
+        1, "xml_junk_before_declaration",
     ))
     return match.end()
 
@@ -257,7 +258,8 @@ def _not_utf8(found: str, found_vi: str) -> MalformedInput:
     return MalformedInput(
         f"{found}; the hub takes UTF-8 only",
         code="xml_not_utf8",
-        errors=[FieldError("/", f"expected UTF-8; {found}", f"cần UTF-8; {found_vi}", 1)],
+        errors=[CodedFieldError("/", f"expected UTF-8; {found}", f"cần UTF-8; {found_vi}", 1,
+                                "xml_not_utf8")],
         detail_vi=f"Chỉ chấp nhận UTF-8; {found_vi}",
     )
 
@@ -284,8 +286,8 @@ def _scan_prolog(raw: bytes, start: int) -> int:
             raise HostileInput(
                 "a DOCTYPE declaration is not accepted (no DTDs, no entities)",
                 code="xml_doctype",
-                errors=[FieldError("/", "expected no DOCTYPE, found one",
-                                   "không chấp nhận khai báo DOCTYPE", line)],
+                errors=[CodedFieldError("/", "expected no DOCTYPE, found one",
+                                        "không chấp nhận khai báo DOCTYPE", line, "xml_doctype")],
                 detail_vi="Không chấp nhận khai báo DOCTYPE (không DTD, không thực thể)",
             )
         else:
@@ -395,16 +397,18 @@ def _raise_parse_error(exc: etree.XMLSyntaxError, log: etree._ListErrorLog) -> N
         if entry.type_name == "ERR_RESOURCE_LIMIT" and "text node" in entry.message.lower():
             raise PayloadTooLarge(
                 "a text node is over 10 MB", code="xml_text_too_large",
-                errors=[FieldError("/", "a text node is over 10 MB",
-                                   "một nút văn bản vượt quá 10 MB", entry.line)],
+                errors=[CodedFieldError("/", "a text node is over 10 MB",
+                                        "một nút văn bản vượt quá 10 MB", entry.line,
+                                        "xml_text_too_large")],
                 detail_vi="Một nút văn bản vượt quá 10 MB",
             ) from exc
         if entry.type_name == "ERR_INVALID_ENCODING":
             raise MalformedInput(
                 f"the bytes are not UTF-8 at line {entry.line}, column {entry.column}",
                 code="xml_not_utf8",
-                errors=[FieldError("/", "expected UTF-8, found invalid bytes",
-                                   "cần UTF-8, gặp byte không hợp lệ", entry.line)],
+                errors=[CodedFieldError("/", "expected UTF-8, found invalid bytes",
+                                        "cần UTF-8, gặp byte không hợp lệ", entry.line,
+                                        "xml_not_utf8")],
                 detail_vi=f"Byte không phải UTF-8 tại dòng {entry.line}, cột {entry.column}",
             ) from exc
     prefixes = set()
@@ -425,8 +429,9 @@ def _malformed(exc: etree.XMLSyntaxError) -> MalformedInput:
     return MalformedInput(
         f"not well-formed XML: {message} (line {line}, column {column})",
         code="xml_malformed",
-        errors=[FieldError("/", f"expected well-formed XML; {message} at column {column}",
-                           f"XML không hợp lệ: {message} (cột {column})", line)],
+        errors=[CodedFieldError("/", f"expected well-formed XML; {message} at column {column}",
+                                f"XML không hợp lệ: {message} (cột {column})", line,
+                                "xml_malformed")],
         detail_vi=f"XML không đúng cú pháp: {message} (dòng {line}, cột {column})",
     )
 
@@ -435,7 +440,8 @@ def _too_deep(line: int | None) -> HostileInput:
     return HostileInput(
         "the XML nests too deeply",
         code="xml_too_deep",
-        errors=[FieldError("/", "nesting deeper than allowed", "lồng nhau quá sâu", line)],
+        errors=[CodedFieldError("/", "expected less deeply nested elements",
+                                "phần tử lồng nhau quá sâu", line, "xml_too_deep")],
         detail_vi="XML lồng nhau quá sâu",
     )
 
@@ -460,11 +466,11 @@ def _check_shape(root: etree._Element, max_depth: int, max_attributes: int) -> N
         raise HostileInput(
             f"an element has {len(element.attrib)} attributes; the limit is {max_attributes}",
             code="xml_too_many_attributes",
-            errors=[FieldError(
+            errors=[CodedFieldError(
                 element_path(element),
                 f"expected at most {max_attributes} attributes, found {len(element.attrib)}",
                 f"tối đa {max_attributes} thuộc tính, nhận được {len(element.attrib)}",
-                element.sourceline,
+                element.sourceline, "xml_too_many_attributes",
             )],
             detail_vi=f"Một phần tử có quá {max_attributes} thuộc tính",
         )
