@@ -235,6 +235,8 @@ class SoapPushAdapter:
         self._egress = egress
         self._calls: dict[tuple[Any, ...], SoapCall] = {}
         self._lock = threading.Lock()
+        # one lock per endpoint: a slow WSDL holds up only deliveries to its own service
+        self._loading: dict[tuple[Any, ...], threading.Lock] = {}
 
     def _call(self, receive: Receive) -> SoapCall:
         """The cached client for an endpoint; the WSDL is fetched once.
@@ -251,6 +253,11 @@ class SoapPushAdapter:
             call = self._calls.get(key)
             if call is not None:
                 return call
+            loading = self._loading.setdefault(key, threading.Lock())
+        with loading:
+            call = self._calls.get(key)
+            if call is not None:
+                return call
             where = endpoint.wsdl
             try:
                 call = SoapCall(self._egress, endpoint, receive.url, timeout)
@@ -262,7 +269,8 @@ class SoapPushAdapter:
             except (zeep.exceptions.Error, etree.LxmlError, ValueError, KeyError) as exc:
                 raise DeliveryRejected(f"the WSDL {where} cannot be used: {exc}",
                                        code="soap_wsdl_invalid") from exc
-            self._calls[key] = call
+            with self._lock:
+                self._calls[key] = call
             return call
 
     def deliver(self, delivery: OutboundDelivery) -> DeliveryResult:
@@ -300,3 +308,4 @@ class SoapPushAdapter:
     def close(self) -> None:
         with self._lock:
             self._calls.clear()
+            self._loading.clear()
