@@ -274,13 +274,16 @@ MANIFEST = record(
     attrs=(Attr("version", "version"),),
 )
 
+# the attachment body: the one element whose content can be megabytes
+ATTACHMENT_BODY = leaf("ContentTransferEncoded", "content", "Base64Text", (1, 1))
+
 ATTACHMENT = record(
     "Attachment", "attachment",
     leaf("ContentId", "contentId", "NonEmptyText200", (1, 1)),
     leaf("AttachmentName", "attachmentName", "Text500"),
     leaf("Description", "description", "Text1000"),
     leaf("ContentType", "contentType", "Text200"),
-    leaf("ContentTransferEncoded", "content", "Base64Text", (1, 1)),
+    ATTACHMENT_BODY,
     occurs=(0, None),
 )
 

@@ -30,6 +30,7 @@ from hub.model import Form, Kind
 from hub.settings import Limits
 from schemas.edxml_package import parse_package, read_package
 from schemas.edxml_spec import (
+    ATTACHMENT_BODY,
     NS,
     PACKAGE,
     XLINK_NS,
@@ -103,7 +104,7 @@ def _record_to_json(doc: ParsedXml, element: etree._Element, node: Node, kind: K
         if field.key is None:
             _record_to_json(doc, child, field, kind, out, with_content)
             continue
-        if field.key == "content" and not with_content:
+        if field is ATTACHMENT_BODY and not with_content:
             continue
         value = _value(doc, child, field, kind, with_content)
         if field.repeated_in(kind):
