@@ -14,6 +14,7 @@ from xmlschema.validators.facets import (
 
 from schemas.edxml_spec import DATE_TYPES, NS, PACKAGE, TIMESTAMP_TYPES, ListOf, Node, Record
 from schemas.problems import CodedFieldError
+from schemas.semantics import not_a_real_date
 from schemas.xmlparser import element_path, text_value
 
 # what a value of each patterned type looks like, for "expected ..., found ..."
@@ -90,17 +91,15 @@ def translate(error: XMLSchemaValidationError) -> CodedFieldError:
             f"tối thiểu {validator.value} ký tự, nhận được {len(value)}",
             line, "value_too_short",
         )
-    if isinstance(validator, XsdAssertionFacet) or (
-        isinstance(validator, XsdPatternFacets) and type_name in DATE_TYPES | TIMESTAMP_TYPES
-    ):
-        shape, shape_vi = TYPE_SHAPES.get(type_name, ("a date", "ngày"))
-        real = isinstance(validator, XsdAssertionFacet)
-        return CodedFieldError(
-            path,
-            f"expected {'a real calendar day: ' if real else ''}{shape}, found {shown(value)}",
-            f"cần {'ngày có thật: ' if real else ''}{shape_vi}, nhận được {shown(value)}",
-            line, "date_invalid",
-        )
+    if isinstance(validator, XsdAssertionFacet):
+        # the only assertion facets check that a date exists: say it as the fast path does
+        message, message_vi = not_a_real_date(value, type_name in TIMESTAMP_TYPES)
+        return CodedFieldError(path, message, message_vi, line, "date_invalid")
+    if isinstance(validator, XsdPatternFacets) and type_name in DATE_TYPES | TIMESTAMP_TYPES:
+        shape, shape_vi = TYPE_SHAPES[type_name]
+        return CodedFieldError(path, f"expected {shape}, found {shown(value)}",
+                               f"cần {shape_vi}, nhận được {shown(value)}", line,
+                               "date_invalid")
     if isinstance(validator, XsdPatternFacets):
         patterns = " or ".join(validator.regexps)
         shape, shape_vi = TYPE_SHAPES.get(

@@ -271,6 +271,7 @@ MANIFEST = record(
         attrs=(Attr(f"{{{XLINK_NS}}}href", "href"),),
     ),
     occurs=(1, 1),
+    ordered=True,
     attrs=(Attr("version", "version"),),
 )
 

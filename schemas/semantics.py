@@ -35,6 +35,7 @@ __all__ = [
     "date_errors",
     "envelope_from_package",
     "normalise_cid",
+    "not_a_real_date",
     "parse_date",
     "parse_timestamp",
     "xml_text_errors",
@@ -81,12 +82,8 @@ def date_errors(pkg: dict[str, Any], kind: Kind) -> list[FieldError]:
             return
         ok = parse_timestamp(value) if timestamp else parse_date(value)
         if ok is None:
-            errors.append(CodedFieldError(
-                path,
-                f"expected a real calendar {'moment' if timestamp else 'day'}, found {value!r}",
-                f"{value!r} không phải là {'thời điểm' if timestamp else 'ngày'} có thật",
-                None, "date_invalid",
-            ))
+            message, message_vi = not_a_real_date(value, timestamp)
+            errors.append(CodedFieldError(path, message, message_vi, None, "date_invalid"))
 
     def get(obj: Any, key: str) -> Any:
         return obj.get(key) if isinstance(obj, dict) else None
@@ -102,6 +99,15 @@ def date_errors(pkg: dict[str, Any], kind: Kind) -> list[FieldError]:
         check("/timestamp", pkg.get("timestamp"), timestamp=True)
         check("/responseFor/promulgationDate", get(pkg.get("responseFor"), "promulgationDate"))
     return errors
+
+
+def not_a_real_date(value: str, timestamp: bool = False) -> tuple[str, str]:
+    """The message (English, Vietnamese) for a date or timestamp that does not exist."""
+    if timestamp:
+        return (f"expected a real moment (yyyy/MM/dd HH:mm:ss), found {value!r}",
+                f"{value!r} không phải là thời điểm có thật")
+    return (f"expected a real calendar day, found {value!r}",
+            f"{value!r} không phải là ngày có thật")
 
 
 def xml_text_errors(value: Any, path: str = "", *, skip: frozenset[str] = frozenset(),
