@@ -94,28 +94,31 @@ def check_attachments(doc: ParsedXml, settings: Settings,
                                            extra.sourceline))
         return infos, errors, warnings
     listed = []
-    for attachment in attachments:
-        fields = {etree.QName(c).localname: c for c in attachment if isinstance(c.tag, str)}
+    for i, attachment in enumerate(attachments):
+        fields = {c.tag.rpartition("}")[2]: c for c in attachment if isinstance(c.tag, str)}
         body = fields["ContentTransferEncoded"]
-        path = element_path(body)
+        # paths built here rather than by element_path: this runs for every package
+        base = f"/edXML/AttachmentEncoded/Attachment{f'[{i + 1}]' if len(attachments) > 1 else ''}"
+        path = f"{base}/ContentTransferEncoded"
         scan = scan_base64(doc.content_chunks(body), limit=limit)
         if scan.over_limit:
-            raise too_large(element_path(attachment), scan.size, limit, attachment.sourceline)
+            raise too_large(base, scan.size, limit, attachment.sourceline)
         ctype = text_value(fields["ContentType"]) if "ContentType" in fields else ""
         bad, warned = content_problems(path, scan, ctype, policy=policy, line=body.sourceline)
         errors.extend(bad)
         warnings.extend(warned)
         cid = text_value(fields["ContentId"])
-        listed.append(Listed(element_path(fields["ContentId"]), cid,
-                             fields["ContentId"].sourceline))
+        listed.append(Listed(f"{base}/ContentId", cid, fields["ContentId"].sourceline))
         name = text_value(fields["AttachmentName"]) if "AttachmentName" in fields else ""
         size = scan.size if scan.base64_ok else sum(len(c) for c in doc.content_chunks(body))
         infos.append(AttachmentInfo(normalise_cid(cid), name, ctype.lower(), size))
     listed_refs = []
-    for reference in references:
+    manifest = "/edXML/edXMLEnvelope/edXMLBody/edXMLManifest/Reference"
+    for i, reference in enumerate(references):
         cid_el = reference.find(_q("ContentId"))
         if cid_el is not None:
-            listed_refs.append(Listed(element_path(cid_el), text_value(cid_el),
+            where = f"{manifest}[{i + 1}]" if len(references) > 1 else manifest
+            listed_refs.append(Listed(f"{where}/ContentId", text_value(cid_el),
                                       cid_el.sourceline))
     errors.extend(duplicate_problems(listed, "attachment_duplicate_id", "tệp đính kèm"))
     errors.extend(duplicate_problems(listed_refs, "reference_duplicate_id", "tham chiếu"))

@@ -144,8 +144,8 @@ def _staff_info(kinds: Mapping[Kind, Occurs] | None = None) -> Node:
         "StaffInfo", "staffInfo",
         leaf("Department", "department", "Text200"),
         leaf("Staff", "staff", "Text200"),
-        leaf("Mobile", "mobile", "Text50"),
         leaf("Email", "email", "Text200"),
+        leaf("Mobile", "mobile", "Text50"),
         kinds=kinds,
     )
 

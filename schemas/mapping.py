@@ -95,29 +95,46 @@ def _record_to_json(doc: ParsedXml, element: etree._Element, node: Node, kind: K
         value = element.get(attr.name)
         if value is not None:
             out[attr.key] = value
+    fields = _fields_by_tag(content, kind)
     for child in element:
-        if not isinstance(child.tag, str):
+        found = fields.get(child.tag)  # comments have a function for a tag: no match
+        if found is None:  # the schema check ran first: only a caller's own tree gets here
             continue
-        field = content.field(etree.QName(child).localname)
-        if field is None:  # the schema check ran first: only a caller's own tree gets here
-            continue
+        field, repeated = found
         if field.key is None:
             _record_to_json(doc, child, field, kind, out, with_content)
+        elif field is ATTACHMENT_BODY and not with_content:
             continue
-        if field is ATTACHMENT_BODY and not with_content:
-            continue
-        value = _value(doc, child, field, kind, with_content)
-        if field.repeated_in(kind):
-            out.setdefault(field.key, []).append(value)
+        elif repeated:
+            out.setdefault(field.key, []).append(_value(doc, child, field, kind, with_content))
         else:
-            out[field.key] = value
+            out[field.key] = _value(doc, child, field, kind, with_content)
+
+
+_by_tag: dict[tuple[int, Kind], dict[object, tuple[Node, bool]]] = {}
+
+
+def _fields_by_tag(record: Record, kind: Kind) -> dict[object, tuple[Node, bool]]:
+    """A record's fields by their elements' qualified names, and whether each repeats."""
+    found = _by_tag.get((id(record), kind))  # records are module constants
+    if found is None:
+        found = {}
+        for field in record.fields:
+            namespaces = field.content.namespaces if isinstance(field.content, Verbatim) \
+                else (NS,)
+            for namespace in namespaces:
+                found[f"{{{namespace}}}{field.tag}"] = (field, field.repeated_in(kind))
+        _by_tag[(id(record), kind)] = found
+    return found
 
 
 def _value(doc: ParsedXml, element: etree._Element, node: Node, kind: Kind,
            with_content: bool) -> Any:
     content = node.content
     if isinstance(content, Leaf):
-        return doc.text(element) if element in doc.elided else text_value(element)
+        if node is ATTACHMENT_BODY:
+            return doc.text(element)
+        return text_value(element)
     if isinstance(content, Record):
         obj: dict[str, Any] = {}
         _record_to_json(doc, element, node, kind, obj, with_content)

@@ -325,26 +325,42 @@ def _segments(raw: bytes, start: int, root_at: int, bound: Mapping[str, str],
                 b' xmlns:%s="%s"' % (p.encode(), u.encode()) for p, u in sorted(bound.items())
             ))
             cursor = name.end()
-    if elide:
-        names = b"|".join(re.escape(n.encode()) for n in sorted(elide))
-        start_tag = re.compile(rb"<((?:[A-Za-z_][\w.\-]*:)?(?:%s))(?:\s[^<>]*)?(?<!/)>" % names)
-        for match in start_tag.finditer(raw, max(cursor, root_at)):
-            if match.start() < cursor:
-                continue
-            close = b"</" + match.group(1)
-            end = raw.find(close, match.end())
-            if end < 0 or not re.match(rb"\s*>", raw[end + len(close) : end + len(close) + 64]):
-                continue
-            if not _elidable(view[match.end() : end]):
-                continue
-            breaks = raw.count(b"\n", match.end(), end) + raw.count(b"\r", match.end(), end) \
-                - raw.count(b"\r\n", match.end(), end)
-            pieces.append(view[cursor : match.end()])
-            pieces.append(token + b"-%d" % len(regions) + b"\n" * breaks)
-            regions.append((match.end(), end))
-            cursor = end
+    for match in _start_tags(raw, max(cursor, root_at), elide):
+        if match.start() < cursor:
+            continue
+        close = b"</" + match.group(1)
+        end = raw.find(close, match.end())
+        if end < 0 or not re.match(rb"\s*>", raw[end + len(close) : end + len(close) + 64]):
+            continue
+        if not _elidable(view[match.end() : end]):
+            continue
+        breaks = raw.count(b"\n", match.end(), end) + raw.count(b"\r", match.end(), end) \
+            - raw.count(b"\r\n", match.end(), end)
+        pieces.append(view[cursor : match.end()])
+        pieces.append(token + b"-%d" % len(regions) + b"\n" * breaks)
+        regions.append((match.end(), end))
+        cursor = end
     pieces.append(view[cursor:])
     return pieces, regions
+
+
+_START_TAG = re.compile(rb"<((?:[A-Za-z_][\w.\-]*:)?([A-Za-z_][\w.\-]*))(?:\s[^<>]*)?(?<!/)>")
+
+
+def _start_tags(raw: bytes, start: int, names: frozenset[str]) -> Iterator[re.Match[bytes]]:
+    """Start tags of elements with one of `names` (local names), in document order."""
+    found = []
+    for name in names:
+        needle = name.encode()
+        at = raw.find(needle, start)
+        while at >= 0:
+            # the name ends a start tag's name: back up to its "<", allowing for a prefix
+            lt = raw.rfind(b"<", max(start, at - 256), at)
+            match = _START_TAG.match(raw, lt) if lt >= 0 else None
+            if match is not None and match.group(2) == needle and match.end(1) == at + len(needle):
+                found.append(match)
+            at = raw.find(needle, at + len(needle))
+    return iter(sorted(found, key=lambda m: m.start()))
 
 
 def _elidable(content: memoryview) -> bool:
@@ -448,8 +464,9 @@ def _too_deep(line: int | None) -> HostileInput:
 
 @cache
 def _shape_queries(max_depth: int, max_attributes: int) -> tuple[etree.XPath, etree.XPath]:
+    # "has an attribute number N+1" stops counting at N+1: cheaper than count(@*)
     return (etree.XPath("/*" + "/*" * max_depth),
-            etree.XPath(f"//*[count(@*) > {int(max_attributes)}]"))
+            etree.XPath(f"//*[@*[{int(max_attributes) + 1}]]"))
 
 
 def _check_shape(root: etree._Element, max_depth: int, max_attributes: int) -> None:
