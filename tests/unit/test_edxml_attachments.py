@@ -1,0 +1,115 @@
+"""Attachment checks shared by both forms: streaming base64, ZIP, sizes, the manifest."""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import io
+import json
+import zipfile
+from typing import Any
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from hub.errors import PayloadTooLarge, ValidationFailed
+from hub.model import Kind
+from hub.settings import Settings
+from schemas.attachments import scan_base64, text_chunks
+from schemas.jsonform import JsonCodec
+from schemas.mapping import edxml_to_json
+from tests.edxml_support import corpus
+
+
+def _zip() -> bytes:
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w") as archive:
+        archive.writestr("a.txt", "x" * 1000)
+    return buf.getvalue()
+
+
+@given(st.binary(max_size=3000), st.integers(1, 97), st.sampled_from(["", "\n", "\r\n", " "]),
+       st.integers(1, 80))
+def test_streaming_agrees_with_decoding_at_once(data: bytes, chunk: int, newline: str,
+                                                width: int) -> None:
+    text = base64.b64encode(data).decode()
+    wrapped = newline.join(text[i : i + width] for i in range(0, len(text), width))
+    scan = scan_base64(text_chunks(wrapped, chunk), limit=10**9)
+    assert scan.base64_ok and scan.size == len(data)
+
+
+@given(st.text(alphabet="ABCDabcd0189+/=!$ \n", max_size=40), st.integers(1, 9))
+def test_streaming_refuses_what_strict_decoding_refuses(text: str, chunk: int) -> None:
+    stripped = "".join(text.split())
+    try:
+        decoded = binascii.a2b_base64(stripped.encode(), strict_mode=True)
+        canonical = base64.b64encode(decoded).decode() == stripped
+    except binascii.Error:
+        canonical = False
+    assert scan_base64(text_chunks(text, chunk), limit=10**9).base64_ok == canonical
+
+
+def test_zip_needs_its_header_and_its_end() -> None:
+    good = _zip()
+    assert scan_base64([base64.b64encode(good)], limit=10**6).zip_ok
+    assert not scan_base64([base64.b64encode(good[:-30])], limit=10**6).zip_ok
+    assert not scan_base64([base64.b64encode(b"MZ" + good[2:])], limit=10**6).zip_ok
+
+
+def test_the_limit_stops_the_scan_early() -> None:
+    chunks = iter([base64.b64encode(b"\0" * 3000)] * 1000)
+    scan = scan_base64(chunks, limit=5000)
+    assert scan.over_limit
+    assert len(list(chunks)) > 990  # most of the body was never read
+
+
+def document(**over: Any) -> dict[str, Any]:
+    pkg = edxml_to_json(corpus("edoc_update.edxml"))
+    pkg.update(over)
+    return pkg
+
+
+def read_json(pkg: dict[str, Any], **settings: Any) -> Any:
+    return JsonCodec(Settings(**settings)).read(json.dumps(pkg).encode(), Kind.DOCUMENT)
+
+
+def test_json_form_attachment_is_checked_like_edxml() -> None:
+    envelope = read_json(document())
+    assert envelope.attachments[0].size == 270823
+    bad = document(attachments=[{**document()["attachments"][0], "content": "not base64!"}])
+    with pytest.raises(ValidationFailed) as info:
+        read_json(bad)
+    assert info.value.code == "attachment_not_base64"
+    assert info.value.errors[0].path == "/attachments/0/content"
+    assert read_json(bad, validation={"attachment_base64": "warn"}).warnings
+    with pytest.raises(PayloadTooLarge) as too_big:
+        read_json(document(), limits={"max_attachment_bytes": 1000})
+    assert too_big.value.code == "attachment_too_large"
+
+
+def test_json_form_manifest_is_checked_both_ways() -> None:
+    attachment = document()["attachments"][0]
+    pkg = document(manifest={"version": "1.0", "references": [
+        {"contentId": "209"}, {"contentId": "cid:404"}]})
+    with pytest.raises(ValidationFailed) as info:
+        read_json(pkg)
+    assert info.value.code == "manifest_dangling_reference"
+    assert [e.path for e in info.value.errors] == ["/manifest/references/1/contentId"]
+    pkg = document(attachments=[attachment, {**attachment, "contentId": "cid:210"}],
+                   manifest={"references": [{"contentId": "cid:209"}]})
+    with pytest.raises(ValidationFailed) as info:
+        read_json(pkg)
+    assert info.value.code == "attachment_unreferenced"
+    assert [e.path for e in info.value.errors] == ["/attachments/1/contentId"]
+
+
+def test_json_form_signature_must_be_a_signature() -> None:
+    with pytest.raises(ValidationFailed) as info:
+        read_json(document(signature={"xml": "<Signature><unclosed></Signature>"}))
+    assert info.value.code == "signature_invalid"
+    with pytest.raises(ValidationFailed) as info:
+        read_json(document(signature={"xml": '<!DOCTYPE x [<!ENTITY a "b">]><Signature/>'}))
+    assert "DOCTYPE" in info.value.errors[0].message
+    read_json(document(signature={"xml": '<Signature xmlns="http://www.w3.org/2000/09/'
+                                         'xmldsig#"/>'}))
