@@ -65,7 +65,7 @@ def node_for(element: etree._Element) -> Node | None:
 
 def translate(error: XMLSchemaValidationError) -> CodedFieldError:
     """One xmlschema validation error as a coded, bilingual field error."""
-    element = error.elem
+    element: etree._Element | None = error.elem  # an lxml element: the tree is lxml's
     path = element_path(element) if element is not None else "/"
     line = error.sourceline or (element.sourceline if element is not None else None)
     if isinstance(error, XMLSchemaChildrenValidationError):

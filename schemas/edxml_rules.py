@@ -63,15 +63,28 @@ def _children(element: etree._Element, tag: str) -> list[etree._Element]:
     return [c for c in element if c.tag == f"{{{NS}}}{tag}"]
 
 
+def _fields(node: Node) -> tuple[Node, ...]:
+    return node.content.fields if isinstance(node.content, Record) else ()
+
+
+def _structural_nodes() -> list[Node]:
+    """edXML down to MessageHeader: the records whose children make the JSON top level."""
+    out = [PACKAGE]
+    i = 0
+    while i < len(out):
+        out.extend(f for f in _fields(out[i]) if f.key is None)
+        i += 1
+    return out
+
+
 def _structural(root: etree._Element) -> list[tuple[etree._Element, Node]]:
-    """The package's structural elements (edXML down to MessageHeader) with their nodes."""
+    """The structural elements a package has, with their nodes."""
     found = [(root, PACKAGE)]
     i = 0
     while i < len(found):
         element, node = found[i]
         i += 1
-        assert isinstance(node.content, Record)  # structural nodes are records
-        for child_node in node.content.fields:
+        for child_node in _fields(node):
             if child_node.key is None:
                 hits = _children(element, child_node.tag)
                 if len(hits) == 1:
@@ -79,40 +92,25 @@ def _structural(root: etree._Element) -> list[tuple[etree._Element, Node]]:
     return found
 
 
-def _kind_only(kind: Kind) -> set[str]:
+def _kind_only(kind: Kind) -> frozenset[str]:
     """Tags only packages of `kind` may have (on the structural elements)."""
     other = Kind.STATUS if kind is Kind.DOCUMENT else Kind.DOCUMENT
-    tags: set[str] = set()
-    for _, node in _structural_nodes():
-        assert isinstance(node.content, Record)
-        for field in node.content.fields:
-            if field.kinds is not None and field.occurs_in(kind) and not field.occurs_in(other):
-                tags.add(field.tag)
-    return tags
-
-
-def _structural_nodes() -> list[tuple[str, Node]]:
-    out = [("", PACKAGE)]
-    i = 0
-    while i < len(out):
-        _, node = out[i]
-        i += 1
-        assert isinstance(node.content, Record)
-        out.extend((n.tag, n) for n in node.content.fields if n.key is None)
-    return out
+    return frozenset(
+        field.tag
+        for node in _structural_nodes()
+        for field in _fields(node)
+        if field.kinds is not None and field.occurs_in(kind) and not field.occurs_in(other)
+    )
 
 
 # per structural node: its children whose occurrence depends on the kind
 _KIND_FIELDS: dict[int, tuple[tuple[str, Node], ...]] = {
-    id(node): tuple(
-        (f"{{{NS}}}{field.tag}", field)
-        for field in node.content.fields  # type: ignore[union-attr]
-        if field.kinds is not None
-    )
-    for _, node in _structural_nodes()
+    id(node): tuple((f"{{{NS}}}{field.tag}", field) for field in _fields(node)
+                    if field.kinds is not None)
+    for node in _structural_nodes()
 }
-_DOCUMENT_ONLY = frozenset(_kind_only(Kind.DOCUMENT))
-_STATUS_ONLY = frozenset(_kind_only(Kind.STATUS))
+_DOCUMENT_ONLY = _kind_only(Kind.DOCUMENT)
+_STATUS_ONLY = _kind_only(Kind.STATUS)
 
 
 def detect_kind(root: etree._Element) -> Kind | None:

@@ -103,10 +103,10 @@ def explain(root: etree._Element, kind: Kind) -> list[CodedFieldError]:
     errors: list[CodedFieldError] = []
     # an in-memory tree: the package may point nowhere (schemaLocation hints are ignored)
     source = xmlschema.XMLResource(root, allow="none")
-    for error in authoritative_schema().iter_errors(source):
-        if isinstance(error.validator, XsdAssert):
+    for problem in authoritative_schema().iter_errors(source):
+        if isinstance(problem.validator, XsdAssert):
             continue  # the kind rules below say the same, and say which element
-        errors.append(translate(error))
+        errors.append(translate(problem))
     errors.extend(kind_rule_errors(root, kind))
     seen: set[str] = set()
     unique = []

@@ -182,10 +182,10 @@ def json_to_edxml(pkg: dict[str, Any], *, limits: Limits | None = None) -> bytes
 def json_to_tree(pkg: dict[str, Any], kind: Kind, slots: dict[str, str]) -> etree._Element:
     """The element tree of a valid JSON-form package; Signature blocks become slot
     elements named in `slots` (slot name -> XML text) for the caller to splice in."""
-    nsmap = {None: NS}
+    nsmap: dict[str | None, str] = {None: NS}
     if any("href" in r for r in (pkg.get("manifest") or {}).get("references", [])):
         nsmap["xlink"] = XLINK_NS
-    root = etree.Element(f"{{{NS}}}{PACKAGE.tag}", nsmap=nsmap)  # type: ignore[arg-type]
+    root = etree.Element(f"{{{NS}}}{PACKAGE.tag}", nsmap=nsmap)
     if kind is Kind.DOCUMENT and "manifest" not in pkg:
         pkg = {**pkg, "manifest": derived_manifest(pkg.get("attachments"))}
     _fill_record(root, PACKAGE, pkg, kind, slots, 0)
@@ -203,8 +203,10 @@ def _fill_record(element: etree._Element, node: Node, obj: dict[str, Any], kind:
         if field.occurs_in(kind) is None:
             continue
         if field.key is None:
-            nsmap = {"edXML": NS} if field.tag == "edXMLEnvelope" else None
-            child = _child(element, field.tag, level, nsmap)
+            # the prefix the national platform's own packages use below the root
+            prefixed: dict[str | None, str] | None = \
+                {"edXML": NS} if field.tag == "edXMLEnvelope" else None
+            child = _child(element, field.tag, level, prefixed)
             _fill_record(child, field, obj, kind, slots, level + 1)
             continue
         if field.key not in obj:
@@ -241,7 +243,7 @@ def _child(parent: etree._Element, tag: str, level: int,
         parent[-1].tail = indent
     else:
         parent.text = indent
-    return etree.SubElement(parent, f"{{{NS}}}{tag}", nsmap=nsmap)  # type: ignore[arg-type]
+    return etree.SubElement(parent, f"{{{NS}}}{tag}", nsmap=nsmap)
 
 
 def _close(element: etree._Element, level: int) -> None:

@@ -427,7 +427,7 @@ def _raise_parse_error(exc: etree.XMLSyntaxError, log: etree._ListErrorLog) -> N
                                         "xml_not_utf8")],
                 detail_vi=f"Byte không phải UTF-8 tại dòng {entry.line}, cột {entry.column}",
             ) from exc
-    prefixes = set()
+    prefixes: set[str] = set()
     for entry in entries:
         match = _UNDEFINED_PREFIX.search(entry.message)
         if entry.type_name != "NS_ERR_UNDEFINED_NAMESPACE" or match is None:

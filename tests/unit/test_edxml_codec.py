@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
 from hub.errors import ValidationFailed
@@ -23,7 +25,7 @@ def strict() -> EdxmlCodec:
 
 
 @pytest.mark.parametrize("path", corpus_files(), ids=lambda p: p.name)
-def test_every_corpus_package_is_accepted(codec: EdxmlCodec, path) -> None:  # type: ignore[no-untyped-def]
+def test_every_corpus_package_is_accepted(codec: EdxmlCodec, path: Path) -> None:
     kind = kind_of_file(path)
     envelope = codec.read(path.read_bytes(), kind)
     assert envelope.kind is kind
