@@ -243,6 +243,10 @@ CASES = [
     Case("too many attributes", doc("<edXML:Subject>", "<edXML:Subject "
                                     + " ".join(f'a{i}="x"' for i in range(40)) + ">"),
          "xml_too_many_attributes", f"{MH}/Subject", error=HostileInput),
+    Case("20,000 elements and one bad value", doc(
+        "<edXML:Place>Cac bo va co quan ngang bo</edXML:Place>",
+        "<edXML:Place>bộ</edXML:Place>" * 20_000 + f"<edXML:Place>{'x' * 501}</edXML:Place>"),
+        "schema_invalid", f"{MH}/ToPlaces/Place[20001]"),
     Case("body over the limit", DOC, "xml_too_large", error=PayloadTooLarge,
          settings={"limits": {"max_body_bytes": 4096}}),
     # ----------------------------------------------------------- not edXML at all
