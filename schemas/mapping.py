@@ -11,8 +11,9 @@ gives the same result: the Signature block is kept as its exclusive XML canonica
 the attachments do not (one reference per attachment, same id, name, type and
 description, version 1.0); JSON without a manifest gets exactly that one back.
 Not kept: comments and processing instructions outside the Signature, namespace
-prefixes, whitespace between elements, the order of differently named children of a
-record (edXML does not give it meaning). The stored bytes keep all of it.
+prefixes, whitespace between elements, schema location hints (xsi:schemaLocation), the
+order of differently named children of a record (edXML does not give it meaning). The
+stored bytes keep all of it.
 """
 
 from __future__ import annotations
@@ -48,6 +49,7 @@ from schemas.xmlparser import ParsedXml, element_path, text_value
 MANIFEST_VERSION = "1.0"
 _REFERENCE_KEYS = ("contentId", "contentType", "description", "attachmentName")
 _XML_DECLARATION = b'<?xml version="1.0" encoding="UTF-8"?>\n'
+XSI_NS = "http://www.w3.org/2001/XMLSchema-instance"
 
 
 def kind_of(pkg: dict[str, Any]) -> Kind:
@@ -362,8 +364,9 @@ def _compare(dx: ParsedXml, dy: ParsedXml, x: etree._Element, y: etree._Element,
         if canonical_xml(x) != canonical_xml(y):
             out.append(f"{path}: the Signature blocks differ")
         return
-    if dict(x.attrib) != dict(y.attrib):
-        out.append(f"{path}: attributes {dict(x.attrib)} against {dict(y.attrib)}")
+    ax, ay = _attributes(x), _attributes(y)
+    if ax != ay:
+        out.append(f"{path}: attributes {ax} against {ay}")
     xs = [c for c in x if isinstance(c.tag, str)]
     ys = [c for c in y if isinstance(c.tag, str)]
     if not xs and not ys:
@@ -382,6 +385,14 @@ def _compare(dx: ParsedXml, dy: ParsedXml, x: etree._Element, y: etree._Element,
             continue
         for cx, cy in zip(gx, gy, strict=True):
             _compare(dx, dy, cx, cy, out)
+
+
+_HINTS = {f"{{{XSI_NS}}}schemaLocation", f"{{{XSI_NS}}}noNamespaceSchemaLocation"}
+
+
+def _attributes(element: etree._Element) -> dict[str, str]:
+    """Attributes that carry something: schema location hints do not."""
+    return {k: v for k, v in element.attrib.items() if k not in _HINTS}
 
 
 def _groups(children: list[etree._Element]) -> dict[str, list[etree._Element]]:

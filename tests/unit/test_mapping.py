@@ -75,6 +75,16 @@ def test_empty_elements_stay_empty() -> None:
                                    "documentId": ""}]
 
 
+def test_a_schema_location_hint_is_neither_followed_nor_kept() -> None:
+    raw = corpus("status.edxml").replace(
+        b'<edXML xmlns="http://www.mic.gov.vn/TBT/QCVN_102_2016">',
+        b'<edXML xmlns="http://www.mic.gov.vn/TBT/QCVN_102_2016" xmlns:xsi="http://www.w3.org/'
+        b'2001/XMLSchema-instance" xsi:schemaLocation="http://www.mic.gov.vn/TBT/QCVN_102_2016'
+        b' http://192.0.2.1/edxml.xsd">')
+    EdxmlCodec(Settings()).read(raw, Kind.STATUS)  # unit tests fail on any connection
+    assert package_differences(raw, json_to_edxml(edxml_to_json(raw))) == []
+
+
 def test_convert_is_the_identity_within_a_form() -> None:
     raw = corpus("status.edxml")
     assert convert(raw, Form.EDXML, Form.EDXML) is raw
