@@ -202,6 +202,15 @@ def signature_errors(pkg: dict[str, Any], limits: Limits) -> list[FieldError]:
         return [CodedFieldError("/signature/xml", f"expected an XML Signature element; {exc}",
                                 f"cần một phần tử XML Signature; {exc.detail_vi or exc}",
                                 None, "signature_invalid")]
+    text = signature["xml"].lstrip()
+    if text.startswith(("<?", "<!")) or root.getprevious() is not None \
+            or root.getnext() is not None:
+        # the block is written into a package as it is: it must be one element, nothing more
+        return [CodedFieldError(
+            "/signature/xml", "expected one Signature element alone, found an XML declaration,"
+            " comment or processing instruction around it",
+            "chỉ được có một phần tử Signature, không kèm khai báo XML, chú thích hay chỉ thị",
+            None, "signature_invalid")]
     qname = etree.QName(root)
     if qname.localname != "Signature" or qname.namespace not in SIGNATURE_NAMESPACES:
         return [CodedFieldError(

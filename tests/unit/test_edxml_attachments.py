@@ -111,5 +111,10 @@ def test_json_form_signature_must_be_a_signature() -> None:
     with pytest.raises(ValidationFailed) as info:
         read_json(document(signature={"xml": '<!DOCTYPE x [<!ENTITY a "b">]><Signature/>'}))
     assert "DOCTYPE" in info.value.errors[0].message
+    for around in ('<?xml version="1.0"?>{}', "<!-- c -->{}", "{}<?pi x?>"):
+        xml = around.format('<Signature xmlns="http://www.w3.org/2000/09/xmldsig#"/>')
+        with pytest.raises(ValidationFailed) as info:
+            read_json(document(signature={"xml": xml}))
+        assert info.value.code == "signature_invalid", xml
     read_json(document(signature={"xml": '<Signature xmlns="http://www.w3.org/2000/09/'
                                          'xmldsig#"/>'}))
