@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 from lxml import etree
 from xmlschema import XMLSchemaChildrenValidationError, XMLSchemaValidationError
 from xmlschema.validators.facets import (
@@ -12,7 +14,16 @@ from xmlschema.validators.facets import (
     XsdPatternFacets,
 )
 
-from schemas.edxml_spec import DATE_TYPES, NS, PACKAGE, TIMESTAMP_TYPES, ListOf, Node, Record
+from schemas.edxml_spec import (
+    DATE_TYPES,
+    NS,
+    PACKAGE,
+    TIMESTAMP_TYPES,
+    XLINK_NS,
+    ListOf,
+    Node,
+    Record,
+)
 from schemas.problems import CodedFieldError
 from schemas.semantics import not_a_real_date
 from schemas.xmlparser import element_path, text_value
@@ -29,6 +40,9 @@ TYPE_SHAPES: dict[str, tuple[str, str]] = {
     "AmountType": ("at most 9 digits", "tối đa 9 chữ số"),
     "DocumentTypeCode": ("1 to 3 digits", "1 đến 3 chữ số"),
 }
+
+
+_NOT_ALLOWED_ATTRIBUTE = re.compile(r"'([^']+)' attribute not allowed")
 
 
 def shown(value: object, limit: int = 60) -> str:
@@ -112,9 +126,17 @@ def translate(error: XMLSchemaValidationError) -> CodedFieldError:
                                f"cần một trong các giá trị {allowed}, nhận được {shown(value)}",
                                line, "value_invalid")
     reason = error.reason or "not valid"
-    if "attribute" in reason and "not allowed" in reason:
-        return CodedFieldError(path, f"unexpected attribute: {reason}",
-                               f"thuộc tính không được phép: {reason}", line,
+    attribute = _NOT_ALLOWED_ATTRIBUTE.search(reason)
+    if attribute is not None:
+        name = attribute.group(1)
+        node = node_for(element) if element is not None else None
+        attrs = node.content.attrs if node is not None and isinstance(node.content, Record) \
+            else ()
+        names = ", ".join(_attribute_name(a.name) for a in attrs)
+        expected = f"expected only {names}" if names else "expected none"
+        expected_vi = f"chỉ được có {names}" if names else "không được có"
+        return CodedFieldError(path, f"unexpected attribute {name}; {expected}",
+                               f"thuộc tính {name} không được phép ({expected_vi})", line,
                                "attribute_unexpected")
     if "character data" in reason:
         text = (element.text or "").strip() if element is not None else ""
@@ -129,6 +151,11 @@ def translate(error: XMLSchemaValidationError) -> CodedFieldError:
                                "element_unexpected")
     return CodedFieldError(path, f"not valid: {reason}", f"không hợp lệ: {reason}", line,
                            "schema_invalid")
+
+
+def _attribute_name(clark: str) -> str:
+    qname = etree.QName(clark)
+    return f"xlink:{qname.localname}" if qname.namespace == XLINK_NS else qname.localname
 
 
 def _is_leaf(element: etree._Element) -> bool:

@@ -321,6 +321,14 @@ def test_messages_say_what_was_expected_and_found() -> None:
         codec.read(status("<edXML:StatusCode>01<", "<edXML:StatusCode>07<"), Kind.STATUS)
     assert "expected one of 01, 02, 03, 04, 05, 06, 13, 15, 16, found '07'" == \
         info.value.errors[0].message
+    with pytest.raises(ValidationFailed) as info:
+        codec.read(doc("<edXML:Reference>", '<edXML:Reference lang="vi">'), Kind.DOCUMENT)
+    assert info.value.errors[0].message == "unexpected attribute lang; expected only xlink:href"
+    with pytest.raises(ValidationFailed) as info:
+        codec.read(in_header("<edXML:Urgency>2</edXML:Urgency>"), Kind.DOCUMENT)
+    assert info.value.errors[0].message.startswith(
+        "unexpected element Urgency; expected one of: From, To, DocumentId, Code")
+    assert info.value.errors[0].message_vi.startswith("phần tử Urgency không được phép")
 
 
 def test_several_problems_are_all_reported() -> None:
