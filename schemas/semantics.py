@@ -24,7 +24,7 @@ from schemas.attachments import (
     too_large,
 )
 from schemas.edxml_spec import SIGNATURE_NAMESPACES
-from schemas.problems import CodedFieldError, coded
+from schemas.problems import CodedFieldError
 from schemas.xmlparser import parse_xml
 
 __all__ = [
@@ -250,18 +250,14 @@ def check_package(
             errors.extend(duplicate_problems(references, "reference_duplicate_id", "tham chiếu"))
             errors.extend(manifest_problems(references, listed))
     if errors:
+        # the JSON form's code stays `validation_failed` (clients rely on it); each error
+        # carries its own precise code
         raise ValidationFailed(
             f"{len(errors)} field(s) are invalid",
-            code=_common_code(errors),
             errors=errors,
             detail_vi=f"{len(errors)} trường không hợp lệ",
         )
     return infos, warnings
-
-
-def _common_code(errors: list[FieldError]) -> str:
-    codes = {coded(e, "validation_failed").code for e in errors}
-    return codes.pop() if len(codes) == 1 else "validation_failed"
 
 
 def envelope_from_package(
