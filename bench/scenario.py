@@ -77,8 +77,8 @@ def scenarios() -> list[Scenario]:
         Scenario("POST /api/v1/documents JSON, 5 KB", "hub", "/api/v1/documents",
                  "application/json", 5 * 1024, json_document, auth),
     ]
-    try:
-        from bench.edxml_scenarios import edxml_scenarios
-    except ImportError:
-        return out
+    from bench.edxml_scenarios import edxml_scenarios
+
+    out.append(Scenario("bare endpoint, 100 KB", "bare", "/bare", "application/json",
+                        100 * 1024, json_document, {}))
     return out + edxml_scenarios(auth)
