@@ -149,14 +149,17 @@ def main() -> None:
                     print(f"  round {rnd + 1}: {sc.name:<40} {r.rps:8.0f} req/s  "
                           f"p50 {r.p50_ms:7.2f} ms  p99 {r.p99_ms:7.2f} ms"
                           + (f"  ERRORS {r.errors}" if r.errors else ""))
-    bare = chosen[0].name  # the 5 KB bare endpoint: every ratio is against it
+    # every figure is read against the bare endpoint at the same size, from the same rounds
+    bare_by_size = {s.size: s.name for s in chosen if s.server == "bare"}
+    size_of = {s.name: s.size for s in chosen}
     med = {name: (statistics.median(r.rps for r in rs), statistics.median(r.p50_ms for r in rs),
                   statistics.median(r.p99_ms for r in rs), sum(r.errors for r in rs))
            for name, rs in results.items()}
     print()
     print(f"{'scenario (median of rounds)':<44}{'req/s':>9}{'p50 ms':>9}{'p99 ms':>9}"
-          f"{'x bare rps':>12}{'errors':>8}")
+          f"{'x bare':>12}{'errors':>8}")
     for name, (rps, p50, p99, errs) in med.items():
+        bare = bare_by_size.get(size_of[name], chosen[0].name)
         ratio = rps / med[bare][0]
         print(f"{name:<44}{rps:9.0f}{p50:9.2f}{p99:9.2f}{ratio:12.3f}{errs:8d}")
     if args.json:
