@@ -18,6 +18,7 @@ from rich.table import Table
 from hub.app import create_app
 from hub.context import HubContext
 from hub.settings import Settings
+from schemas.mapping import edxml_to_json, json_to_edxml
 from security.audit import verify
 
 RECEIVER_PORT = 8701
@@ -28,7 +29,9 @@ KEYS = {
     "qlvb-so-tai-chinh": "demo-key-so-tai-chinh",
     "qlvb-phong-dien": "demo-key-phong-dien",
     "qlvb-phu-vang": "demo-key-phu-vang",
+    "qlvb-huong-thuy": "demo-key-huong-thuy",
 }
+LEGACY = "qlvb-huong-thuy"  # a legacy system that speaks only SOAP, and only pulls
 # the organisation each simulated system answers for when it sends statuses
 SPEAKS_FOR = {
     "so-noi-vu": ("qlvb-so-noi-vu", "000.00.02.H57"),
@@ -124,6 +127,8 @@ def run_demo(settings: Settings, host: str, port: int, keep_serving: bool,
              "Kế hoạch phòng chống thiên tai mùa mưa bão", "Kế hoạch", "KH-UBND", priority="2"),
         _doc(base + 2, ["000.00.23.H57", "000.01.23.H57", "000.00.02.H57"],
              "Quyết định phê duyệt danh mục dự án", "Quyết định", "QĐ-UBND"),
+        _doc(base + 3, ["000.00.03.H57", "000.00.26.H57"],
+             "Báo cáo tình hình thực hiện dự toán ngân sách", "Báo cáo", "BC-UBND"),
     ]
     client = httpx.Client(base_url=hub_url, timeout=30)
     sent: list[dict[str, Any]] = []
@@ -137,14 +142,16 @@ def run_demo(settings: Settings, host: str, port: int, keep_serving: bool,
 
     # pushed systems answer 01 (arrived) then 03 (registered)
     _wait(lambda: _pushes_done(ctx, sent), 30)
+    sent_ids = {s["id"] for s in sent}
     with agencies.lock:
-        pushed = [e for e in agencies.received if e["kind"] == "document"]
+        pushed = [e for e in agencies.received
+                  if e["kind"] == "document" and e["message_id"] in sent_ids]
     for entry in pushed:
         system, _ = SPEAKS_FOR[entry["system"]]
-        doc_id = json.loads(entry["raw"])["documentId"] if entry["content_type"].endswith(
-            "json") else None
-        if doc_id is None:
-            continue
+        if entry["content_type"].startswith("application/json"):
+            doc_id = json.loads(entry["raw"])["documentId"]
+        else:  # this system asked for edXML
+            doc_id = edxml_to_json(entry["raw"])["documentId"]
         for code, text in (("01", "Đã đến"), ("03", "Đã vào sổ")):
             client.post("/api/v1/statuses", json=_status(doc_id, entry["recipient"],
                                                           "000.00.00.H57", code, text),
@@ -162,14 +169,17 @@ def run_demo(settings: Settings, host: str, port: int, keep_serving: bool,
                 item["document_id"], recipient, "000.00.00.H57", "01", "Đã đến"),
                 headers=pull_auth).raise_for_status()
     console.print(f"pull system qlvb-phong-dien fetched and confirmed {len(items)} message(s)")
+    legacy = _legacy_soap_system(hub_url, base, console)
+    sent.append(legacy)
     _wait(lambda: _statuses_delivered(agencies, 2 * len(pushed) + sum(
-        len(i["recipients"]) for i in items)), 30)
+        len(i["recipients"]) for i in items) + 1), 30)
+    _wait(lambda: _pushes_done(ctx, sent), 30)
 
     table = Table(title="What happened", show_lines=False)
     for col in ("document", "recipient", "system", "mode", "form", "delivery", "attempts",
                 "statuses back"):
-        table.add_column(col)
-    province = ctx.directory.system("qlvb-tinh")
+        table.add_column(col, no_wrap=True)
+    province = None  # the operator's view: every message
     from hub.query import message_view
 
     for s in sent:
@@ -178,7 +188,8 @@ def run_demo(settings: Settings, host: str, port: int, keep_serving: bool,
         for h in record["status_history"]:
             statuses.setdefault(h["from"], []).append(h["status_code"])
         for d in record["deliveries"]:
-            table.add_row(s["document_id"].split(",")[-1], d["recipient"], d["system"],
+            table.add_row(s["document_id"].split(",")[-1], d["recipient"],
+                          d["system"].removeprefix("qlvb-"),
                           d["mode"], d["form"], d["state"], str(len(d["attempts"])),
                           " ".join(statuses.get(d["recipient"], [])) or "-")
     console.print(table)
@@ -202,6 +213,39 @@ def run_demo(settings: Settings, host: str, port: int, keep_serving: bool,
     receivers.should_exit = True
     time.sleep(0.5)
     ctx.close()
+
+
+def _legacy_soap_system(hub_url: str, base: int, console: Console) -> dict[str, Any]:
+    """Hương Thủy's legacy software: SOAP 1.1 with a UsernameToken, edXML packages, polling.
+
+    It picks up what waits for it, confirms receipt, answers with an edXML status, then sends
+    a document of its own to the province (which receives it as JSON)."""
+    import requests
+    import zeep
+    from zeep.transports import Transport
+    from zeep.wsse.username import UsernameToken
+
+    session = requests.Session()
+    session.trust_env = False
+    client = zeep.Client(f"{hub_url}/soap?wsdl", port_name="LienthongSoap11",
+                         transport=Transport(session=session, timeout=30),
+                         wsse=UsernameToken(LEGACY, KEYS[LEGACY]))
+    pending = client.service.GetPendingDocumentIds() or []
+    for item in pending:
+        package = client.service.GetDocument(MessageId=item.MessageId)
+        client.service.ConfirmReceived(MessageId=item.MessageId)
+        doc_id = edxml_to_json(package.PackageBase64)["documentId"]
+        status = _status(doc_id, "000.00.26.H57", "000.00.00.H57", "01", "Đã đến (hệ thống cũ)")
+        client.service.SendStatus(PackageBase64=json_to_edxml(status))
+    own = _doc(base + 4, ["000.00.00.H57"], "Báo cáo kết quả chuyển đổi số cấp xã",
+               "Báo cáo", "BC-UBND")
+    own["from"] = {"organId": "000.00.26.H57", "organName": "UBND thị xã Hương Thủy"}
+    own["documentId"] = own["documentId"].replace("000.00.00.H57", "000.00.26.H57", 1)
+    answer = client.service.SendDocument(PackageBase64=json_to_edxml(own))
+    console.print(f"legacy SOAP system {LEGACY} pulled {len(pending)} edXML package(s), "
+                  f"answered, and sent {own['documentId']} over SOAP")
+    return {"id": answer.MessageId, "document_id": own["documentId"],
+            "subject": own["subject"]}
 
 
 def _wait(predicate: Any, timeout: float) -> None:

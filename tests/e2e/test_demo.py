@@ -24,7 +24,7 @@ def test_demo_walks_documents_and_statuses_through(tmp_path: Path) -> None:
     assert result.returncode == 0, result.stdout + result.stderr
     out = result.stdout
     assert "audit chain: intact" in out
-    assert out.count("delivered") >= 6  # six deliveries in the table
+    assert out.count("delivered") >= 9  # nine deliveries in the table
     assert "dead" not in out
-    assert "statuses delivered back to the province's system: 10" in out
+    assert "statuses delivered back to the province's system: 13" in out
     assert (tmp_path / "var" / "lienthong.db").exists()  # embedded: SQLite under ./var
