@@ -1,0 +1,61 @@
+"""The built-in push adapters pass the same contract a third-party adapter must pass."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import pytest
+
+from adapters.base import Adapter
+from adapters.rest_push import RestPushAdapter
+from adapters.soap_push import SoapPushAdapter
+from adapters.testing import ACCEPT, BUSY, REFUSE, UNREACHABLE, AdapterContract
+from routing.directory import Receive, SoapEndpoint
+from security.egress import Egress
+from tests.legacy_soap import LegacyService, run_legacy_service
+from tests.support import Receiver, free_port, run_receiver
+
+
+class TestRestPush(AdapterContract):
+    @pytest.fixture(autouse=True)
+    def _receiver(self) -> Iterator[None]:
+        with run_receiver() as receiver:
+            self.receiver: Receiver = receiver
+            yield
+
+    def make_adapter(self, egress: Egress) -> Adapter:
+        return RestPushAdapter(egress)
+
+    def endpoint(self, behaviour: str) -> Receive:
+        if behaviour == UNREACHABLE:
+            return Receive(mode="push", url=f"http://127.0.0.1:{free_port()}/in")
+        if behaviour in (BUSY, REFUSE):
+            self.receiver.fail("/in", 503 if behaviour == BUSY else 400)
+        return Receive(mode="push", url=f"{self.receiver.url}/in")
+
+    def delivered(self) -> list[bytes]:
+        return [r.body for r in self.receiver.at("/in")]
+
+
+class TestSoapPush(AdapterContract):
+    @pytest.fixture(autouse=True)
+    def _service(self) -> Iterator[None]:
+        with run_legacy_service() as service:
+            self.service: LegacyService = service
+            yield
+
+    def make_adapter(self, egress: Egress) -> Adapter:
+        return SoapPushAdapter(egress)
+
+    def endpoint(self, behaviour: str) -> Receive:
+        wsdl = self.service.wsdl
+        if behaviour == UNREACHABLE:
+            wsdl = f"http://127.0.0.1:{free_port()}/qlvb?wsdl"
+        elif behaviour in (BUSY, REFUSE):
+            self.service.plan.append("server" if behaviour == BUSY else "client")
+        assert behaviour in (ACCEPT, BUSY, REFUSE, UNREACHABLE)
+        return Receive(mode="push", adapter="soap",
+                       soap=SoapEndpoint(wsdl=wsdl, operation="NhanVanBan"))
+
+    def delivered(self) -> list[bytes]:
+        return [c.content.encode("utf-8") for c in self.service.accepted()]
