@@ -96,9 +96,9 @@ def validate(
         console.print(f"[red]invalid[/red] {path}")
         for err in errors:
             where = f"{err.path}" + (f" (line {err.line})" if err.line else "")
-            console.print(f"  {where}: {err.message}")
+            console.print(f"  {where}: {err.message}", soft_wrap=True)
             if err.message_vi:
-                console.print(f"  {' ' * len(where)}  [dim]{err.message_vi}[/dim]")
+                console.print(f"    [dim]{err.message_vi}[/dim]", soft_wrap=True)
     raise typer.Exit(1 if bad else 0)
 
 
