@@ -34,7 +34,7 @@ class DatabaseGauges(Collector):
                 for state, count in session.execute(
                         select(Delivery.state, func.count()).group_by(Delivery.state)):
                     by_state.add_metric([state], count)
-                outbox.add_metric([], session.scalar(select(func.count()).select_from(Outbox)))
+                outbox.add_metric([], session.scalar(select(func.count()).select_from(Outbox)) or 0)
         except Exception:  # a scrape must not fail because the database is down
             log.warning("metrics: database gauges unavailable", exc_info=True)
             return
