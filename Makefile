@@ -18,6 +18,7 @@ run: $(STAMP)
 	$(BIN)/lienthong demo
 
 test: $(STAMP)
+	$(BIN)/ruff check .
 	$(BIN)/python -m pytest -q -p no:cacheprovider $(PYTEST_ARGS)
 
 lint: $(STAMP)
