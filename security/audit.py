@@ -17,7 +17,7 @@ from typing import Any
 from sqlalchemy import insert, select, update
 from sqlalchemy.orm import Session
 
-from hub.store.models import AuditEvent, AuditHead
+from hub.store.models import AuditEvent, AuditHead, table_of
 
 GENESIS = "0" * 64
 
@@ -63,7 +63,8 @@ def append(session: Session, events: list[PendingEvent]) -> None:
         select(AuditHead.seq, AuditHead.hash).where(AuditHead.id == 1).with_for_update()
     ).first()
     if head is None:
-        session.execute(insert(AuditHead).values(id=1, seq=0, hash=GENESIS))
+        session.connection().execute(
+            insert(table_of(AuditHead)).values(id=1, seq=0, hash=GENESIS))
         seq, prev = 0, GENESIS
     else:
         seq, prev = head.seq, head.hash
@@ -79,8 +80,10 @@ def append(session: Session, events: list[PendingEvent]) -> None:
                      "message_id": ev.message_id, "delivery_id": ev.delivery_id,
                      "detail": canonical(detail), "prev_hash": prev, "hash": digest})
         prev = digest
-    session.execute(insert(AuditEvent), rows)
-    session.execute(update(AuditHead).where(AuditHead.id == 1).values(seq=seq, hash=prev))
+    conn = session.connection()
+    conn.execute(insert(table_of(AuditEvent)), rows)
+    head_table = table_of(AuditHead)
+    conn.execute(update(head_table).where(head_table.c.id == 1).values(seq=seq, hash=prev))
 
 
 @dataclass(frozen=True)

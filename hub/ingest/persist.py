@@ -26,7 +26,7 @@ from hub.ingest.correlate import correlate
 from hub.ingest.submission import Receipt, Submission
 from hub.model import Kind
 from hub.store.db import Database
-from hub.store.models import Delivery, Message, Outbox, StatusRecord
+from hub.store.models import Delivery, Message, Outbox, StatusRecord, table_of
 from routing.directory import Directory
 from security import audit
 
@@ -154,16 +154,14 @@ def write_batch(session: Session, batch: list[_Pending], directory: Directory) -
         accepted.append((p, rows))
     all_rows = [r for _, r in accepted]
     if all_rows:
-        session.execute(insert(Message), [r.message for r in all_rows])
-        deliveries = [d for r in all_rows for d in r.deliveries]
-        if deliveries:
-            session.execute(insert(Delivery), deliveries)
-        outbox = [o for r in all_rows for o in r.outbox]
-        if outbox:
-            session.execute(insert(Outbox), outbox)
-        statuses = [s for r in all_rows for s in r.statuses]
-        if statuses:
-            session.execute(insert(StatusRecord), statuses)
+        # Core statements on the tables: the ORM's bulk path costs more than the database
+        conn = session.connection()
+        conn.execute(insert(table_of(Message)), [r.message for r in all_rows])
+        for model, key in ((Delivery, "deliveries"), (Outbox, "outbox"),
+                           (StatusRecord, "statuses")):
+            values = [row for r in all_rows for row in getattr(r, key)]
+            if values:
+                conn.execute(insert(table_of(model)), values)
         audit.append(session, [e for r in all_rows for e in r.events])
     # answers are released by the caller only after the commit succeeds
     session.info.setdefault("answers", []).extend(
