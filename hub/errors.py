@@ -7,12 +7,14 @@
     |   +-- PayloadTooLarge       413  body or attachment over a limit
     |   +-- UnsupportedMediaType  415  a content type the endpoint does not take
     |   +-- MalformedInput        400  bytes that are not the declared syntax
+    |   |   +-- SoapVersionMismatch    SOAP envelope of another version than announced
     |   +-- HostileInput          400  DTDs, entities, absurd depth: refused outright
     |   +-- ValidationFailed      422  well-formed but not a valid package
     |   +-- UnknownRecipient      422  a recipient the directory does not know
     |   +-- UnknownDocument       422  a status for a document the hub never saw
     |   +-- NotFound              404  no such message / inbox item
     |   +-- Conflict              409  an operation that does not fit the current state
+    |   +-- SoapMustUnderstand         a mustUnderstand SOAP header the hub does not process
     |   +-- DeliveryRejected          the receiver refused for good (4xx): dead letter
     +-- TransientError            timeouts, 5xx, broken connections: retried
         +-- ServiceUnavailable    503  the database or broker is down
@@ -108,6 +110,21 @@ class MalformedInput(PermanentError):
     http_status = 400
     code = "malformed"
     title = "Malformed input"
+
+
+class SoapVersionMismatch(MalformedInput):
+    """The envelope is not in the namespace of the SOAP version the request announced."""
+
+    code = "soap_version_mismatch"
+    soap_fault = "VersionMismatch"
+
+
+class SoapMustUnderstand(PermanentError):
+    """A header block marked mustUnderstand that the hub does not process."""
+
+    code = "soap_must_understand"
+    title = "Header not understood"
+    soap_fault = "MustUnderstand"
 
 
 class HostileInput(PermanentError):

@@ -8,12 +8,7 @@ import pytest
 import zeep
 from lxml import etree
 
-from hub.api.soap.envelope import (
-    SoapMustUnderstand,
-    SoapVersionMismatch,
-    read_envelope,
-    version_for,
-)
+from hub.api.soap.envelope import read_envelope, version_for
 from hub.api.soap.faults import fault, http_status
 from hub.api.soap.names import EDXML, LT, SOAP11, SOAP12
 from hub.api.soap.operations import inline_package
@@ -25,6 +20,8 @@ from hub.errors import (
     FieldError,
     HostileInput,
     MalformedInput,
+    SoapMustUnderstand,
+    SoapVersionMismatch,
     UnsupportedMediaType,
     ValidationFailed,
 )

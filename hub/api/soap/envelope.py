@@ -7,7 +7,12 @@ from dataclasses import dataclass
 from lxml import etree
 
 from hub.api.soap.names import SOAP11, SOAP12, VERSIONS, WSA, WSSE, SoapVersion
-from hub.errors import MalformedInput, PermanentError, UnsupportedMediaType
+from hub.errors import (
+    MalformedInput,
+    SoapMustUnderstand,
+    SoapVersionMismatch,
+    UnsupportedMediaType,
+)
 from hub.settings import Limits
 from schemas.edxml_spec import KNOWN_PREFIXES
 from schemas.xmlparser import ParsedXml, parse_xml_document
@@ -17,21 +22,6 @@ ENVELOPE_DEPTH = 4
 # base64 content read straight from the request bytes, never copied into the tree: a
 # package sent as base64, and attachments of a package sent inline
 ELIDE = frozenset({"PackageBase64", "ContentTransferEncoded"})
-
-
-class SoapVersionMismatch(MalformedInput):
-    """The envelope is not in the namespace of the SOAP version the request announced."""
-
-    code = "soap_version_mismatch"
-    soap_fault = "VersionMismatch"
-
-
-class SoapMustUnderstand(PermanentError):
-    """A header block marked mustUnderstand that the hub does not process."""
-
-    code = "soap_must_understand"
-    title = "Header not understood"
-    soap_fault = "MustUnderstand"
 
 
 @dataclass(frozen=True)
