@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import contextvars
 import logging
+import os
 import threading
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
@@ -29,6 +30,7 @@ import zeep
 import zeep.exceptions
 from lxml import etree
 from zeep.transports import Transport
+from zeep.wsse.username import UsernameToken
 from zeep.xsd.elements.any import Any as AnyElement
 from zeep.xsd.types.builtins import Base64Binary, String
 
@@ -126,6 +128,21 @@ class EgressTransport(Transport):
         pass  # the egress gateway owns the connection pool
 
 
+def _username_token(endpoint: SoapEndpoint) -> UsernameToken | None:
+    """The receiver's WS-Security credentials, the password read from the environment.
+
+    Raises DeliveryRejected when the configured variable is not set.
+    """
+    if not endpoint.username or not endpoint.password_env:
+        return None
+    password = os.environ.get(endpoint.password_env)
+    if not password:
+        raise DeliveryRejected(
+            f"the SOAP password variable {endpoint.password_env} is not set",
+            code="soap_credentials_missing")
+    return UsernameToken(endpoint.username, password)
+
+
 class SoapCall:
     """One receiver's service: its zeep client, bound to the configured port and address."""
 
@@ -135,7 +152,7 @@ class SoapCall:
         if urlsplit(wsdl).scheme in ("", "file"):
             wsdl = str(Path(urlsplit(wsdl).path).resolve())
         self.client = zeep.Client(wsdl, transport=EgressTransport(egress, wsdl, timeout),
-                                  settings=ZEEP_SETTINGS)
+                                  settings=ZEEP_SETTINGS, wsse=_username_token(endpoint))
         services = self.client.wsdl.services
         if not services:
             raise DeliveryRejected(f"the WSDL {endpoint.wsdl} describes no service")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import os
 from dataclasses import dataclass, field
 
 from dramatiq import Worker
@@ -11,6 +12,7 @@ from adapters.registry import AdapterRegistry
 from hub.delivery.dispatcher import Dispatcher
 from hub.delivery.sweeper import Sweeper
 from hub.delivery.worker import DeliveryWorker
+from hub.errors import HubError
 from hub.inbox import Inbox
 from hub.ingest.pipeline import Ingest
 from hub.metrics import Metrics
@@ -58,6 +60,12 @@ class HubContext:
             + [s.receive.soap.wsdl for s in directory.systems() if s.receive.soap],
             default_timeout=settings.delivery.timeout_s,
         )
+        missing = sorted({s.receive.soap.password_env for s in directory.systems()
+                          if s.receive.soap and s.receive.soap.password_env
+                          and not os.environ.get(s.receive.soap.password_env)})
+        if missing:
+            raise HubError(f"SOAP receiver passwords are not in the environment: {missing}",
+                           code="soap_credentials_missing")
         adapters = adapters or AdapterRegistry(egress)
         adapters.require({s.receive.adapter for s in directory.systems()
                           if s.receive.mode == "push"})

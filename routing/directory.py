@@ -11,7 +11,14 @@ from pathlib import Path
 from typing import Any, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 
 from hub.errors import HubError, PermanentError
 
@@ -55,6 +62,16 @@ class SoapEndpoint(BaseModel):
     operation: str = "SendDocument"
     service: str | None = None
     port: str | None = None
+    # WS-Security UsernameToken towards the receiver; the password is never in the
+    # directory, only the name of the environment variable that holds it
+    username: str | None = None
+    password_env: str | None = Field(default=None, pattern=r"^[A-Z_][A-Z0-9_]*$")
+
+    @model_validator(mode="after")
+    def _credentials_whole(self) -> SoapEndpoint:
+        if bool(self.username) != bool(self.password_env):
+            raise ValueError("a SOAP username needs password_env, and password_env a username")
+        return self
 
 
 class Receive(BaseModel):

@@ -59,10 +59,15 @@ WSDL = f"""<?xml version="1.0" encoding="UTF-8"?>
 """
 
 
+WSSE = "http://docs.oasis-open.org/wss/2004/01/oasis-200401-wss-wssecurity-secext-1.0.xsd"
+
+
 @dataclass
 class Call:
     headers: dict[str, str]
     content: str
+    username: str | None = None
+    password: str | None = None
 
 
 @dataclass
@@ -127,7 +132,9 @@ def run_legacy_service() -> Iterator[LegacyService]:
             content = root.findtext(f".//{{{NS}}}NoiDung") or ""
             with service.lock:
                 answer = service.plan.pop(0) if service.plan else "ok"
-                service.calls.append(Call(dict(self.headers), content))
+                service.calls.append(Call(dict(self.headers), content,
+                                          root.findtext(f".//{{{WSSE}}}Username"),
+                                          root.findtext(f".//{{{WSSE}}}Password")))
                 service.answered.append(answer)
             if answer == "slow":
                 time.sleep(service.slow_s)

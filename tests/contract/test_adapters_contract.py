@@ -59,3 +59,45 @@ class TestSoapPush(AdapterContract):
 
     def delivered(self) -> list[bytes]:
         return [c.content.encode("utf-8") for c in self.service.accepted()]
+
+
+def test_soap_push_sends_ws_security_credentials_from_the_environment(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("QLVB_HUONG_THUY_PASSWORD", "mat-khau-bi-mat")
+    with run_legacy_service() as service:
+        endpoint = Receive(mode="push", adapter="soap", soap=SoapEndpoint(
+            wsdl=service.wsdl, operation="NhanVanBan", username="lgsp-hue",
+            password_env="QLVB_HUONG_THUY_PASSWORD"))
+        contract = TestSoapPush()
+        egress = Egress([service.url])
+        adapter = SoapPushAdapter(egress)
+        try:
+            adapter.deliver(contract.outbound(endpoint))
+        finally:
+            adapter.close()
+            egress.close()
+        [call] = service.accepted()
+        assert (call.username, call.password) == ("lgsp-hue", "mat-khau-bi-mat")
+
+
+def test_a_missing_soap_password_stops_start_up(tmp_path, monkeypatch: pytest.MonkeyPatch
+                                                ) -> None:
+    from hub.context import HubContext
+    from hub.errors import HubError
+    from hub.settings import Settings
+    from routing.directory import Directory
+
+    monkeypatch.delenv("NO_SUCH_PASSWORD", raising=False)
+    directory = Directory.from_dict({
+        "organizations": [{"code": "000.00.26.H57", "name": "x", "level": "district"}],
+        "systems": [{"id": "legacy", "organizations": ["000.00.26.H57"], "receive": {
+            "mode": "push", "adapter": "soap", "soap": {
+                "wsdl": "http://127.0.0.1:9/q?wsdl", "username": "u",
+                "password_env": "NO_SUCH_PASSWORD"}}}]})
+    with pytest.raises(HubError, match="NO_SUCH_PASSWORD"):
+        HubContext.build(Settings(database_url=f"sqlite:///{tmp_path}/h.db"), directory)
+
+
+def test_soap_username_without_password_variable_is_refused() -> None:
+    with pytest.raises(ValueError, match="password_env"):
+        SoapEndpoint(wsdl="http://x/q?wsdl", username="u")
