@@ -104,6 +104,39 @@ def schema_errors(kind: Kind, value: Any) -> list[FieldError]:
     return errors
 
 
+KIND_VI = {Kind.DOCUMENT: "văn bản", Kind.STATUS: "trạng thái"}
+
+
+def detect_kind(value: dict[str, Any]) -> Kind | None:
+    """What a JSON-form package is, when its fields say so unambiguously."""
+    status_like = "statusCode" in value
+    document_like = "to" in value or "subject" in value or "documentId" in value
+    if status_like and not document_like:
+        return Kind.STATUS
+    if document_like and not status_like:
+        return Kind.DOCUMENT
+    return None
+
+
+def check_kind(value: dict[str, Any], kind: Kind) -> None:
+    """Refuse a package of the other kind than the endpoint takes, as the edXML codec does.
+
+    Raises ValidationFailed (`wrong_package_kind`).
+    """
+    found = detect_kind(value)
+    if found is None or found is kind:
+        return
+    raise ValidationFailed(
+        f"this is a {found.value} package; this endpoint takes {kind.value} packages",
+        code="wrong_package_kind",
+        errors=[FieldError("/", f"expected a {kind.value} package, found a {found.value} "
+                           "package", f"cần gói tin {KIND_VI[kind]}, nhận được gói tin "
+                           f"{KIND_VI[found]}")],
+        detail_vi=f"Đây là gói tin {KIND_VI[found]}; điểm nhận này chỉ nhận gói tin "
+        f"{KIND_VI[kind]}",
+    )
+
+
 class JsonCodec:
     """Reads packages in the JSON form of CONTRACT.md."""
 
@@ -122,6 +155,7 @@ class JsonCodec:
                 errors=[FieldError("/", "expected an object", "cần một đối tượng JSON")],
                 detail_vi="Gói tin phải là một đối tượng JSON",
             )
+        check_kind(value, kind)
         errors = schema_errors(kind, value)
         if errors:
             raise ValidationFailed(

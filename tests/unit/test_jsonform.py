@@ -65,3 +65,15 @@ def test_deep_nesting_is_refused(codec: JsonCodec) -> None:
     with pytest.raises(MalformedInput) as info:
         codec.read(b"[" * 5000 + b"]" * 5000, Kind.DOCUMENT)
     assert info.value.code == "json_too_deep"
+
+
+def test_status_sent_to_the_document_endpoint_is_the_wrong_kind(codec: JsonCodec) -> None:
+    status = {"from": {"organId": "000.00.02.H57"},
+              "responseFor": {"organId": "000.00.00.H57", "documentId": "x"},
+              "statusCode": "01", "timestamp": "2026/11/27 09:00:00"}
+    with pytest.raises(ValidationFailed) as info:
+        codec.read(json.dumps(status).encode(), Kind.DOCUMENT)
+    assert info.value.code == "wrong_package_kind"
+    with pytest.raises(ValidationFailed) as info:
+        codec.read(json.dumps(document()).encode(), Kind.STATUS)
+    assert info.value.code == "wrong_package_kind"
