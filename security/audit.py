@@ -59,12 +59,14 @@ def append(session: Session, events: list[PendingEvent]) -> None:
     """
     if not events:
         return
-    head = session.execute(
-        select(AuditHead.seq, AuditHead.hash).where(AuditHead.id == 1).with_for_update()
+    conn = session.connection()
+    head_table = table_of(AuditHead)
+    head = conn.execute(
+        select(head_table.c.seq, head_table.c.hash).where(head_table.c.id == 1)
+        .with_for_update()
     ).first()
     if head is None:
-        session.connection().execute(
-            insert(table_of(AuditHead)).values(id=1, seq=0, hash=GENESIS))
+        conn.execute(insert(head_table).values(id=1, seq=0, hash=GENESIS))
         seq, prev = 0, GENESIS
     else:
         seq, prev = head.seq, head.hash
@@ -80,9 +82,7 @@ def append(session: Session, events: list[PendingEvent]) -> None:
                      "message_id": ev.message_id, "delivery_id": ev.delivery_id,
                      "detail": canonical(detail), "prev_hash": prev, "hash": digest})
         prev = digest
-    conn = session.connection()
     conn.execute(insert(table_of(AuditEvent)), rows)
-    head_table = table_of(AuditHead)
     conn.execute(update(head_table).where(head_table.c.id == 1).values(seq=seq, hash=prev))
 
 

@@ -131,11 +131,14 @@ def write_batch(session: Session, batch: list[_Pending], directory: Directory) -
     Raises IntegrityError when another process stored one of the packages meanwhile.
     """
     keys = [p.sub.dedup_key for p in batch]
+    # Core statements on the session's connection: the ORM layer costs more than the database
+    conn = session.connection()
+    messages = table_of(Message)
     existing = {
         row.dedup_key: (row.id, row.document_id)
-        for row in session.execute(
-            select(Message.dedup_key, Message.id, Message.document_id)
-            .where(Message.dedup_key.in_(keys)))
+        for row in conn.execute(
+            select(messages.c.dedup_key, messages.c.id, messages.c.document_id)
+            .where(messages.c.dedup_key.in_(keys)))
     }
     accepted: list[tuple[_Pending, Rows]] = []
     answers: list[tuple[_Pending, Receipt]] = []
@@ -154,9 +157,7 @@ def write_batch(session: Session, batch: list[_Pending], directory: Directory) -
         accepted.append((p, rows))
     all_rows = [r for _, r in accepted]
     if all_rows:
-        # Core statements on the tables: the ORM's bulk path costs more than the database
-        conn = session.connection()
-        conn.execute(insert(table_of(Message)), [r.message for r in all_rows])
+        conn.execute(insert(messages), [r.message for r in all_rows])
         for model, key in ((Delivery, "deliveries"), (Outbox, "outbox"),
                            (StatusRecord, "statuses")):
             values = [row for r in all_rows for row in getattr(r, key)]
