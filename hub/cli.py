@@ -124,14 +124,14 @@ def send(
                 "Authorization": f"Bearer {as_system}", "Content-Type": ctype})
             if r.status_code in (200, 202):
                 body = r.json()
-                console.print(f"{path}: {body['status']} as {body['id']}")
+                console.print(f"{path}: {body['status']} as {body['id']}", soft_wrap=True)
             else:
                 failures += 1
                 problem = r.json() if r.headers.get("content-type", "").endswith("json") else {}
                 console.print(f"[red]{path}: {r.status_code} {problem.get('code', '')}[/red] "
-                              f"{problem.get('detail', r.text[:200])}")
+                              f"{problem.get('detail', r.text[:200])}", soft_wrap=True)
                 for err in problem.get("errors", []):
-                    console.print(f"  {err['path']}: {err['message']}")
+                    console.print(f"  {err['path']}: {err['message']}", soft_wrap=True)
     raise typer.Exit(1 if failures else 0)
 
 
