@@ -124,6 +124,14 @@ class _Pending:
     future: Future[tuple[Receipt, list[str]]] = field(default_factory=Future)
 
 
+@dataclass
+class _AuditOnly:
+    """Audit events with no message (a rejection): they ride along with the next batch."""
+
+    events: list[audit.PendingEvent]
+    future: Future[None] = field(default_factory=Future)
+
+
 def write_batch(session: Session, batch: list[_Pending], directory: Directory) -> list[Rows]:
     """Write a batch in the caller's transaction; set each submitter's answer on success.
 
@@ -183,7 +191,7 @@ class GroupCommitter:
         self.db = db
         self.directory = directory
         self.max_batch = max_batch
-        self._queue: queue.Queue[_Pending | None] = queue.Queue()
+        self._queue: queue.Queue[_Pending | _AuditOnly | None] = queue.Queue()
         self._thread: threading.Thread | None = None
         self._lock = threading.Lock()
 
@@ -196,6 +204,17 @@ class GroupCommitter:
         pending = _Pending(sub)
         self._queue.put(pending)
         return pending.future.result()
+
+    def record(self, events: list[audit.PendingEvent]) -> None:
+        """Append audit events in the next batch; return once committed.
+
+        A flood of rejected requests thus costs one transaction per batch, not per request.
+        Raises ServiceUnavailable when the database is down.
+        """
+        self._ensure_thread()
+        pending = _AuditOnly(events)
+        self._queue.put(pending)
+        pending.future.result()
 
     def _ensure_thread(self) -> None:
         if self._thread is None:
@@ -222,7 +241,7 @@ class GroupCommitter:
                 batch.append(nxt)
             self._commit(batch)
 
-    def _commit(self, batch: list[_Pending]) -> None:
+    def _commit(self, batch: list[_Pending | _AuditOnly]) -> None:
         try:
             self._write(batch)
         except IntegrityError:
@@ -241,12 +260,19 @@ class GroupCommitter:
                 if not p.future.done():
                     p.future.set_exception(_as_hub_error(exc))
 
-    def _write(self, batch: list[_Pending]) -> None:
+    def _write(self, batch: list[_Pending | _AuditOnly]) -> None:
+        submissions = [p for p in batch if isinstance(p, _Pending)]
+        audit_only = [p for p in batch if isinstance(p, _AuditOnly)]
         with self.db.transaction() as session:
-            write_batch(session, batch, self.directory)
+            if submissions:
+                write_batch(session, submissions, self.directory)
+            if audit_only:
+                audit.append(session, [e for p in audit_only for e in p.events])
             answers = session.info.pop("answers", [])
         for p, answer in answers:
             p.future.set_result(answer)
+        for a in audit_only:
+            a.future.set_result(None)
 
     def close(self) -> None:
         if self._thread is not None:

@@ -120,8 +120,7 @@ class Ingest:
         if claimed:
             detail["claimed_identity"] = claimed[:64]
         try:
-            with self.db.transaction() as session:
-                audit.append(session, [audit.PendingEvent(
-                    "message.rejected", actor=system_id or "unauthenticated", detail=detail)])
+            self.writer.record([audit.PendingEvent(
+                "message.rejected", actor=system_id or "unauthenticated", detail=detail)])
         except HubError:
             log.exception("could not audit a rejection (%s)", exc.code)
