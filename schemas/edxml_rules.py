@@ -20,10 +20,8 @@ from schemas.edxml_spec import (
     Node,
     Record,
 )
-from schemas.problems import CodedFieldError
+from schemas.problems import KIND_VI, CodedFieldError, wrong_package_kind
 from schemas.xmlparser import element_path, text_value
-
-KIND_VI = {Kind.DOCUMENT: "văn bản", Kind.STATUS: "trạng thái"}
 
 
 def check_root(root: etree._Element) -> None:
@@ -133,18 +131,8 @@ def check_kind(root: etree._Element, kind: Kind) -> None:
     found = detect_kind(root)
     if found is None or found is kind:
         return
-    raise ValidationFailed(
-        f"this is a {found.value} package; this endpoint takes {kind.value} packages",
-        code="wrong_package_kind",
-        errors=[CodedFieldError(
-            "/edXML/edXMLEnvelope/edXMLHeader/MessageHeader",
-            f"expected a {kind.value} package, found a {found.value} package",
-            f"cần gói tin {KIND_VI[kind]}, nhận được gói tin {KIND_VI[found]}",
-            root.sourceline, "wrong_package_kind",
-        )],
-        detail_vi=f"Đây là gói tin {KIND_VI[found]}; điểm nhận này chỉ nhận gói tin "
-        f"{KIND_VI[kind]}",
-    )
+    raise wrong_package_kind(found, kind, "/edXML/edXMLEnvelope/edXMLHeader/MessageHeader",
+                             root.sourceline)
 
 
 def kind_rule_errors(root: etree._Element, kind: Kind) -> list[CodedFieldError]:

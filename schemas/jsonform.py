@@ -12,6 +12,7 @@ import jsonschema_rs
 from hub.errors import FieldError, MalformedInput, ValidationFailed
 from hub.model import Envelope, Form, Kind
 from hub.settings import Settings
+from schemas.problems import wrong_package_kind
 from schemas.semantics import check_package, envelope_from_package
 
 JSON_DIR = Path(__file__).resolve().parent / "json"
@@ -104,9 +105,6 @@ def schema_errors(kind: Kind, value: Any) -> list[FieldError]:
     return errors
 
 
-KIND_VI = {Kind.DOCUMENT: "văn bản", Kind.STATUS: "trạng thái"}
-
-
 def detect_kind(value: dict[str, Any]) -> Kind | None:
     """What a JSON-form package is, when its fields say so unambiguously."""
     status_like = "statusCode" in value
@@ -126,15 +124,7 @@ def check_kind(value: dict[str, Any], kind: Kind) -> None:
     found = detect_kind(value)
     if found is None or found is kind:
         return
-    raise ValidationFailed(
-        f"this is a {found.value} package; this endpoint takes {kind.value} packages",
-        code="wrong_package_kind",
-        errors=[FieldError("/", f"expected a {kind.value} package, found a {found.value} "
-                           "package", f"cần gói tin {KIND_VI[kind]}, nhận được gói tin "
-                           f"{KIND_VI[found]}")],
-        detail_vi=f"Đây là gói tin {KIND_VI[found]}; điểm nhận này chỉ nhận gói tin "
-        f"{KIND_VI[kind]}",
-    )
+    raise wrong_package_kind(found, kind, "/")
 
 
 class JsonCodec:

@@ -6,8 +6,10 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 
 from hub.errors import FieldError, ValidationFailed
+from hub.model import Kind
 
 GENERIC_CODE = "validation_failed"
+KIND_VI = {Kind.DOCUMENT: "văn bản", Kind.STATUS: "trạng thái"}
 
 
 @dataclass(frozen=True)
@@ -47,4 +49,21 @@ def validation_failed(errors: Iterable[FieldError], what: str = "package") -> Va
         detail_vi=f"Gói tin có {len(found)} lỗi: "
         + "; ".join(f"{e.path}: {e.message_vi or e.message}" for e in found[:3])
         + ("; ..." if len(found) > 3 else ""),
+    )
+
+
+def wrong_package_kind(found: Kind, kind: Kind, path: str,
+                       line: int | None = None) -> ValidationFailed:
+    """A package of the other kind than the endpoint takes, in either form."""
+    return ValidationFailed(
+        f"this is a {found.value} package; this endpoint takes {kind.value} packages",
+        code="wrong_package_kind",
+        errors=[CodedFieldError(
+            path,
+            f"expected a {kind.value} package, found a {found.value} package",
+            f"cần gói tin {KIND_VI[kind]}, nhận được gói tin {KIND_VI[found]}",
+            line, "wrong_package_kind",
+        )],
+        detail_vi=f"Đây là gói tin {KIND_VI[found]}; điểm nhận này chỉ nhận gói tin "
+        f"{KIND_VI[kind]}",
     )
