@@ -46,3 +46,9 @@ def create_app(settings: Settings | None = None, context: HubContext | None = No
     app.include_router(rest.router)
     app.include_router(soap.router)
     return app
+
+
+def app_from_environment() -> FastAPI:
+    """The app built from LIENTHONG_CONFIG and LIENTHONG_* alone: the factory each of
+    several server processes calls (`lienthong serve --workers N`)."""
+    return create_app(Settings())

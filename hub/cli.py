@@ -43,14 +43,28 @@ def serve(
     config: ConfigOpt = None,
     host: str = typer.Option("127.0.0.1", help="address to listen on"),
     port: int = typer.Option(8080, help="port to listen on"),
+    workers: int = typer.Option(1, min=1, help="server processes (production mode only)"),
 ) -> None:
     """REST + SOAP; runs an in-process worker in embedded mode."""
+    import os
+
     import uvicorn
 
     from hub.app import create_app
 
     _logging()
-    uvicorn.run(create_app(_settings(config)), host=host, port=port, log_level="info")
+    settings = _settings(config)
+    if workers == 1:
+        uvicorn.run(create_app(settings), host=host, port=port, log_level="info")
+        return
+    if settings.embedded:
+        console.print("[red]--workers needs production mode[/red] (LIENTHONG_DATABASE_URL and "
+                      "LIENTHONG_REDIS_URL): embedded processes would not share a broker")
+        raise typer.Exit(2)
+    if config is not None:
+        os.environ["LIENTHONG_CONFIG"] = str(config)  # each process reads the same file
+    uvicorn.run("hub.app:app_from_environment", factory=True, workers=workers, host=host,
+                port=port, log_level="info")
 
 
 @app.command()
