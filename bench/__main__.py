@@ -49,10 +49,10 @@ def free_port() -> int:
 
 
 @contextlib.contextmanager
-def server(which: str, env: dict[str, str]) -> Iterator[str]:
+def server(which: str, env: dict[str, str], processes: int = 1) -> Iterator[str]:
     port = free_port()
-    proc = subprocess.Popen([sys.executable, "-m", "bench.server", which, "--port", str(port)],
-                            cwd=ROOT, env=env)
+    proc = subprocess.Popen([sys.executable, "-m", "bench.server", which, "--port", str(port),
+                             "--processes", str(processes)], cwd=ROOT, env=env)
     url = f"http://127.0.0.1:{port}"
     try:
         deadline = time.monotonic() + 60
@@ -122,17 +122,21 @@ def main() -> None:
                         help="PostgreSQL + Redis (default) or SQLite + in-process broker")
     parser.add_argument("--only", default="", help="run scenarios whose name contains this")
     parser.add_argument("--json", type=Path, help="also write the results here")
+    parser.add_argument("--processes", type=int, default=1,
+                        help="server processes for each server under test")
     args = parser.parse_args()
 
     chosen = [s for s in scenarios() if args.only.lower() in s.name.lower()
               or s.server == "bare"]
     print(f"lienthong bench: {args.requests} requests x {args.rounds} rounds, concurrency "
-          f"{args.concurrency}, mode {args.mode}, {os.cpu_count()} cores, "
+          f"{args.concurrency}, mode {args.mode}, {args.processes} server process(es) each, "
+          f"{os.cpu_count()} cores, "
           f"Python {platform.python_version()}")
     results: dict[str, list[RoundResult]] = {s.name: [] for s in chosen}
     counter = 0
     with database_env(args.mode) as env:
-        servers = {which: server(which, env) for which in {s.server for s in chosen}}
+        servers = {which: server(which, env, args.processes)
+                   for which in {s.server for s in chosen}}
         with contextlib.ExitStack() as stack:
             urls = {which: stack.enter_context(cm) for which, cm in servers.items()}
             for sc in chosen:  # warm-up: imports, JIT-free but caches, connection pools

@@ -38,11 +38,13 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("which", choices=["bare", "hub"])
     parser.add_argument("--port", type=int, required=True)
+    parser.add_argument("--processes", type=int, default=1)
     args = parser.parse_args()
     logging.basicConfig(level=logging.WARNING)
-    app = bare_app() if args.which == "bare" else hub_app()
-    uvicorn.run(app, host="127.0.0.1", port=args.port, log_level="warning",
-                access_log=False, http=os.environ.get("BENCH_HTTP", "auto"))
+    factory = "bench.server:bare_app" if args.which == "bare" else "bench.server:hub_app"
+    uvicorn.run(factory, factory=True, workers=args.processes, host="127.0.0.1",
+                port=args.port, log_level="warning", access_log=False,
+                http=os.environ.get("BENCH_HTTP", "auto"))
 
 
 if __name__ == "__main__":
