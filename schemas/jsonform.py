@@ -41,6 +41,13 @@ def validator(kind: Kind) -> jsonschema_rs.Draft202012Validator:
     )
 
 
+def inlined_schema(kind: Kind) -> dict[str, Any]:
+    """The schema of `kind` with every reference inlined, for the OpenAPI description."""
+    registry = jsonschema_rs.Registry(schema_registry_resources())
+    schema = jsonschema_rs.dereference(load_schema(SCHEMA_FILES[kind]), registry=registry)
+    return {k: v for k, v in schema.items() if k not in ("$schema", "$id")}
+
+
 def json_pointer(parts: list[str | int]) -> str:
     """A JSON path for humans: /to/0/organId."""
     return "/" + "/".join(str(p) for p in parts) if parts else "/"

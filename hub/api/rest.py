@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Query, Request, Response
 from fastapi.responses import JSONResponse
@@ -15,6 +15,7 @@ from hub.ingest.limits import check_declared_length, read_limited
 from hub.model import Form, Kind
 from hub.query import message_view
 from routing.directory import System
+from schemas.jsonform import inlined_schema
 
 router = APIRouter(prefix="/api/v1")
 
@@ -47,6 +48,17 @@ async def _submit(request: Request, hub: Hub, system: System, kind: Kind) -> JSO
                         headers={"Location": f"/api/v1/messages/{receipt.id}"})
 
 
+def request_body(kind: Kind) -> dict[str, Any]:
+    """What a submission endpoint takes, for /openapi.json and /docs."""
+    return {"requestBody": {"required": True, "content": {
+        "application/json": {"schema": inlined_schema(kind)},
+        "application/xml": {"schema": {
+            "type": "string",
+            "description": f"an edXML {kind.value} package (QCVN 102:2016); see "
+                           "schemas/edxml/edxml.xsd"}},
+    }}}
+
+
 RESPONSES: dict[int | str, dict[str, object]] = {
     202: {"model": Accepted, "description": "stored; delivery follows"},
     200: {"model": Accepted, "description": "a duplicate: the first message's id"},
@@ -54,13 +66,15 @@ RESPONSES: dict[int | str, dict[str, object]] = {
 
 
 @router.post("/documents", status_code=202, responses=RESPONSES,
-             summary="Submit an e-document (JSON form or edXML)")
+             summary="Submit an e-document (JSON form or edXML)",
+             openapi_extra=request_body(Kind.DOCUMENT))
 async def submit_document(request: Request, hub: Hub, system: CallerSystem) -> JSONResponse:
     return await _submit(request, hub, system, Kind.DOCUMENT)
 
 
 @router.post("/statuses", status_code=202, responses=RESPONSES,
-             summary="Submit a status package for an earlier document")
+             summary="Submit a status package for an earlier document",
+             openapi_extra=request_body(Kind.STATUS))
 async def submit_status(request: Request, hub: Hub, system: CallerSystem) -> JSONResponse:
     return await _submit(request, hub, system, Kind.STATUS)
 

@@ -57,3 +57,18 @@ def test_fast_and_reference_validators_agree(kind: Kind, value: dict[str, Any]) 
                         for e in reference_validator(kind).iter_errors(value)})
     fast = sorted({e.path for e in schema_errors(kind, value)})
     assert fast == reference
+
+
+@pytest.mark.parametrize(("kind", "value"), mutations())
+def test_the_openapi_schema_says_what_the_validator_says(kind: Kind, value: dict[str, Any]
+                                                         ) -> None:
+    from hub.app import create_app
+
+    path = "/api/v1/documents" if kind is Kind.DOCUMENT else "/api/v1/statuses"
+    described = create_app().openapi()["paths"][path]["post"]["requestBody"]["content"]
+    schema = described["application/json"]["schema"]
+    fast = sorted({e.path for e in schema_errors(kind, value)})
+    described_errors = sorted({"/" + "/".join(str(p) for p in e.absolute_path)
+                               for e in jsonschema.Draft202012Validator(schema).iter_errors(value)})
+    assert described_errors == fast
+    assert "application/xml" in described
