@@ -20,7 +20,7 @@ from pydantic import (
     model_validator,
 )
 
-from hub.errors import HubError, PermanentError
+from hub.errors import HubError
 
 # QCVN 102:2016 / QĐ 20/2020: LLL.KK.JJ.Xnn, read right to left
 ORGAN_ID = re.compile(r"^\d{3}\.\d{2}\.\d{2}\.[A-Z]\d{2}$")
@@ -223,11 +223,3 @@ class Directory:
     def receiver_for(self, code: str) -> System | None:
         canonical = self.canonical(code)
         return self._receiver.get(canonical) if canonical else None
-
-
-def require_directory(path: Path) -> Directory:
-    """Load the directory or stop start-up with a PermanentError explaining why."""
-    try:
-        return Directory.from_file(path)
-    except DirectoryError as exc:
-        raise PermanentError(str(exc), code="directory_invalid") from exc

@@ -1,13 +1,12 @@
-"""De-duplicate: the same package sent twice is stored once."""
+"""De-duplicate: the key under which the same package sent twice is stored once.
+
+The lookup happens in the writer, one query per batch (hub/ingest/persist.py).
+"""
 
 from __future__ import annotations
 
-from sqlalchemy import select
-from sqlalchemy.orm import Session
-
 from hub.ingest.submission import Submission
 from hub.model import Kind
-from hub.store.models import Message
 
 
 def dedup_key(sub: Submission) -> str:
@@ -19,7 +18,3 @@ def dedup_key(sub: Submission) -> str:
     rf = env.response_for
     stamp = env.header.get("timestamp", "")
     return f"status|{env.sender}|{rf.document_id if rf else ''}|{env.status_code}|{stamp}"
-
-
-def find_duplicate(session: Session, key: str) -> Message | None:
-    return session.execute(select(Message).where(Message.dedup_key == key)).scalar_one_or_none()
