@@ -9,6 +9,7 @@ RUN useradd --create-home --uid 10001 lienthong
 WORKDIR /app
 
 COPY pyproject.toml constraints.txt README.md ./
+COPY core ./core
 COPY hub ./hub
 COPY adapters ./adapters
 COPY schemas ./schemas

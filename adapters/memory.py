@@ -6,7 +6,7 @@ import threading
 from collections.abc import Callable
 
 from adapters.base import DeliveryResult, OutboundDelivery
-from hub.errors import TransientError
+from core.errors import TransientError
 
 
 class MemoryAdapter:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from adapters.base import Adapter
-from hub.errors import HubError
+from core.errors import HubError
 from security.egress import Egress
 
 AdapterFactory = Callable[[Egress], Adapter]

@@ -4,11 +4,9 @@ from __future__ import annotations
 
 from urllib.parse import quote
 
-import httpx
-
 from adapters.base import DeliveryResult, OutboundDelivery
-from hub.errors import DeliveryRejected, TransientError
-from security.egress import Egress
+from core.errors import DeliveryRejected, TransientError
+from security.egress import Egress, EgressTimeout
 
 # statuses worth trying again: the receiver is busy, overloaded or briefly broken
 RETRYABLE = {408, 425, 429, 500, 502, 503, 504}
@@ -43,18 +41,15 @@ class RestPushAdapter:
         url = delivery.endpoint.url
         if not url:
             raise DeliveryRejected(f"system {delivery.system_id} has no push URL")
-        client = self._egress.http_client()
         try:
-            response = client.post(
+            response = self._egress.post(
                 url,
                 content=delivery.payload,
                 headers=delivery_headers(delivery),
                 timeout=delivery.endpoint.timeout_s or self._egress.default_timeout,
             )
-        except httpx.TimeoutException as exc:
+        except EgressTimeout as exc:
             raise TransientError(f"timed out posting to {url}") from exc
-        except httpx.TransportError as exc:
-            raise TransientError(f"cannot reach {url}: {type(exc).__name__}") from exc
         if 200 <= response.status_code < 300:
             return DeliveryResult(f"HTTP {response.status_code}")
         reason = f"HTTP {response.status_code} from {url}: {response.text[:200]}"

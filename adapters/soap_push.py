@@ -25,7 +25,6 @@ from types import MappingProxyType
 from typing import Any
 from urllib.parse import urlsplit
 
-import httpx
 import zeep
 import zeep.exceptions
 from lxml import etree
@@ -36,10 +35,10 @@ from zeep.xsd.types.builtins import Base64Binary, String
 
 from adapters.base import DeliveryResult, OutboundDelivery
 from adapters.rest_push import RETRYABLE, delivery_headers
-from hub.errors import DeliveryRejected, HubError, TransientError
+from core.errors import DeliveryRejected, HubError, TransientError
 from routing.directory import Receive, SoapEndpoint
 from schemas.xmlparser import parse_xml
-from security.egress import Egress, origin
+from security.egress import Egress, EgressResponse, EgressTimeout, EgressUnreachable, origin
 
 log = logging.getLogger(__name__)
 
@@ -90,7 +89,7 @@ class EgressTransport(Transport):
                 raise DeliveryRejected(
                     f"the WSDL at {self._wsdl} refers to {url}; documents are loaded only "
                     "from the WSDL's own server", code="soap_wsdl_external")
-            response = self._egress.http_client().get(url, timeout=self.load_timeout)
+            response = self._egress.get(url, timeout=self.load_timeout)
             if response.status_code != 200:
                 raise TransientError(f"HTTP {response.status_code} loading {url}")
             content = response.content
@@ -110,8 +109,8 @@ class EgressTransport(Transport):
                                    code="soap_wsdl_missing") from exc
 
     def post(self, address: str, message: bytes | str, headers: dict[str, str]
-             ) -> httpx.Response:
-        response = self._egress.http_client().post(
+             ) -> EgressResponse:
+        response = self._egress.post(
             address, content=message, headers={**_CALL_HEADERS.get(), **headers},
             timeout=self.operation_timeout)
         if response.content and "xml" in response.headers.get("content-type", "xml"):
@@ -119,8 +118,8 @@ class EgressTransport(Transport):
         return response
 
     def get(self, address: str, params: dict[str, str], headers: dict[str, str]
-            ) -> httpx.Response:
-        return self._egress.http_client().get(
+            ) -> EgressResponse:
+        return self._egress.get(
             address, params=params, headers={**_CALL_HEADERS.get(), **headers},
             timeout=self.operation_timeout)
 
@@ -278,11 +277,10 @@ class SoapPushAdapter:
             where = endpoint.wsdl
             try:
                 call = SoapCall(self._egress, endpoint, receive.url, timeout)
-            except httpx.TimeoutException as exc:
+            except EgressTimeout as exc:
                 raise TransientError(f"timed out loading the WSDL {where}") from exc
-            except httpx.TransportError as exc:
-                raise TransientError(f"cannot reach the WSDL {where}: "
-                                     f"{type(exc).__name__}") from exc
+            except EgressUnreachable as exc:
+                raise TransientError(f"cannot reach the WSDL {where}: {exc.detail}") from exc
             except (zeep.exceptions.Error, etree.LxmlError, ValueError, KeyError) as exc:
                 raise DeliveryRejected(f"the WSDL {where} cannot be used: {exc}",
                                        code="soap_wsdl_invalid") from exc
@@ -314,10 +312,8 @@ class SoapPushAdapter:
             raise DeliveryRejected(f"the package does not fit {operation}: {exc}") from exc
         except (zeep.exceptions.XMLSyntaxError, zeep.exceptions.XMLParseError) as exc:
             raise TransientError(f"{where} answered with something that is not SOAP") from exc
-        except httpx.TimeoutException as exc:
+        except EgressTimeout as exc:
             raise TransientError(f"timed out calling {operation} at {where}") from exc
-        except httpx.TransportError as exc:
-            raise TransientError(f"cannot reach {where}: {type(exc).__name__}") from exc
         summary = _summary(result)
         return DeliveryResult(f"SOAP {operation} at {where} answered"
                               + (f" ({summary})" if summary else ""))

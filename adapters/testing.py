@@ -21,7 +21,7 @@ from typing import ClassVar
 import pytest
 
 from adapters.base import Adapter, DeliveryResult, OutboundDelivery
-from hub.errors import PermanentError, TransientError
+from core.errors import PermanentError, TransientError
 from routing.directory import Receive
 from security.egress import Egress
 

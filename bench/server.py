@@ -25,9 +25,9 @@ def bare_app() -> FastAPI:
 
 def hub_app() -> FastAPI:
     from bench.scenario import bench_directory
+    from core.settings import Settings
     from hub.app import create_app
     from hub.context import HubContext
-    from hub.settings import Settings
 
     settings = Settings(embedded_worker=False)
     ctx = HubContext.build(settings, directory=bench_directory())

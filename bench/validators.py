@@ -24,8 +24,8 @@ from pathlib import Path
 
 import xmlschema
 
-from hub.model import Kind
-from hub.settings import Limits, Settings
+from core.model import Kind
+from core.settings import Limits, Settings
 from schemas.edxml_codec import EdxmlCodec
 from schemas.edxml_package import parse_package
 from schemas.edxml_schema import authoritative_schema, canonicalise, fast_schema

@@ -9,9 +9,9 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI
 
 import hub
+from core.settings import Settings
 from hub.api import health, problems, rest, soap
 from hub.context import HubContext
-from hub.settings import Settings
 
 log = logging.getLogger(__name__)
 

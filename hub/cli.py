@@ -13,7 +13,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from hub.settings import Settings, load_settings
+from core.settings import Settings, load_settings
 
 app = typer.Typer(help="lienthong: the provincial interoperability hub", no_args_is_help=True)
 orgs_app = typer.Typer(help="The organisation directory", no_args_is_help=True)

@@ -9,14 +9,14 @@ from dataclasses import dataclass, field
 from dramatiq import Worker
 
 from adapters.registry import AdapterRegistry
+from core.errors import HubError
+from core.settings import Settings
 from hub.delivery.dispatcher import Dispatcher
 from hub.delivery.sweeper import Sweeper
 from hub.delivery.worker import DeliveryWorker
-from hub.errors import HubError
 from hub.inbox import Inbox
 from hub.ingest.pipeline import Ingest
 from hub.metrics import Metrics
-from hub.settings import Settings
 from hub.store.db import Database
 from hub.store.migrate import upgrade
 from routing.directory import Directory

@@ -7,8 +7,8 @@ from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import select, update
 
-from hub.errors import Conflict, NotFound
-from hub.settings import Settings
+from core.errors import Conflict, NotFound
+from core.settings import Settings
 from hub.store.db import Database
 from hub.store.models import Delivery, Outbox
 from security import audit

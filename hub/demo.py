@@ -15,9 +15,9 @@ from fastapi import FastAPI, Request
 from rich.console import Console
 from rich.table import Table
 
+from core.settings import Settings
 from hub.app import create_app
 from hub.context import HubContext
-from hub.settings import Settings
 from schemas.mapping import edxml_to_json, json_to_edxml
 from security.audit import verify
 

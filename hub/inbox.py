@@ -8,10 +8,10 @@ from typing import Literal
 
 from sqlalchemy import select, update
 
+from core.errors import Conflict, NotFound
+from core.model import Form
+from core.settings import Settings
 from hub.delivery.payload import render
-from hub.errors import Conflict, NotFound
-from hub.model import Form
-from hub.settings import Settings
 from hub.store.db import Database
 from hub.store.models import Delivery, Message
 from routing.directory import Directory, System

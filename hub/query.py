@@ -7,11 +7,12 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import selectinload
 
-from hub.errors import NotFound
-from hub.settings import Settings
+from core.errors import NotFound
+from core.settings import Settings
 from hub.store.db import Database
-from hub.store.models import AuditEvent, Delivery, Message, StatusRecord
+from hub.store.models import Delivery, Message, StatusRecord
 from routing.directory import System
+from security.audit_tables import AuditEvent
 
 TERMINAL_OK = {"delivered"}
 TERMINAL_BAD = {"dead", "refused"}

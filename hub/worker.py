@@ -6,8 +6,8 @@ import logging
 import signal
 import threading
 
+from core.settings import Settings
 from hub.context import HubContext
-from hub.settings import Settings
 
 log = logging.getLogger(__name__)
 

@@ -20,7 +20,7 @@ from pydantic import (
     model_validator,
 )
 
-from hub.errors import HubError
+from core.errors import HubError
 
 # QCVN 102:2016 / QĐ 20/2020: LLL.KK.JJ.Xnn, read right to left
 ORGAN_ID = re.compile(r"^\d{3}\.\d{2}\.\d{2}\.[A-Z]\d{2}$")

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from hub.errors import FieldError, UnknownRecipient, ValidationFailed
-from hub.model import Envelope, Kind
-from hub.settings import Settings
+from core.errors import FieldError, UnknownRecipient, ValidationFailed
+from core.model import Envelope, Kind
+from core.settings import Settings
 from routing.directory import Directory, System, is_standard_organ_id
 
 

@@ -11,7 +11,7 @@ import binascii
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 
-from hub.errors import FieldError, PayloadTooLarge
+from core.errors import FieldError, PayloadTooLarge
 from schemas.problems import CodedFieldError
 
 ZIP_TYPES = frozenset({"application/zip", "application/x-zip-compressed", "application/x-zip"})

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from typing import Protocol
 
-from hub.errors import UnsupportedMediaType
-from hub.model import Envelope, Form, Kind
-from hub.settings import Settings
+from core.errors import UnsupportedMediaType
+from core.model import Envelope, Form, Kind
+from core.settings import Settings
 
 
 class Codec(Protocol):

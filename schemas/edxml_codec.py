@@ -6,9 +6,9 @@ import dataclasses
 
 from lxml import etree
 
-from hub.errors import FieldError
-from hub.model import AttachmentInfo, Envelope, Form, Kind
-from hub.settings import Settings
+from core.errors import FieldError
+from core.model import AttachmentInfo, Envelope, Form, Kind
+from core.settings import Settings
 from schemas.attachments import (
     Listed,
     content_problems,

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from hub.model import Kind
-from hub.settings import Limits
+from core.model import Kind
+from core.settings import Limits
 from schemas.edxml_rules import check_kind, check_root, detect_kind
 from schemas.edxml_schema import validate_tree
 from schemas.edxml_spec import KNOWN_PREFIXES

@@ -11,8 +11,8 @@ from __future__ import annotations
 
 from lxml import etree
 
-from hub.errors import ValidationFailed
-from hub.model import Kind
+from core.errors import ValidationFailed
+from core.model import Kind
 from schemas.edxml_spec import (
     NS,
     PACKAGE,

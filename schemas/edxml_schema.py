@@ -18,7 +18,7 @@ import xmlschema
 from lxml import etree
 from xmlschema.validators.assertions import XsdAssert
 
-from hub.model import Kind
+from core.model import Kind
 from schemas.edxml_messages import translate
 from schemas.edxml_rules import kind_rule_errors
 from schemas.edxml_spec import NS, PACKAGE, ListOf, Node, Record

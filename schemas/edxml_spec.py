@@ -10,7 +10,7 @@ from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from types import MappingProxyType
 
-from hub.model import Kind
+from core.model import Kind
 
 NS = "http://www.mic.gov.vn/TBT/QCVN_102_2016"
 DSIG_NS = "http://www.w3.org/2000/09/xmldsig#"

@@ -9,9 +9,9 @@ from typing import Any
 
 import jsonschema_rs
 
-from hub.errors import FieldError, MalformedInput, ValidationFailed
-from hub.model import Envelope, Form, Kind
-from hub.settings import Settings
+from core.errors import FieldError, MalformedInput, ValidationFailed
+from core.model import Envelope, Form, Kind
+from core.settings import Settings
 from schemas.problems import wrong_package_kind
 from schemas.semantics import check_package, envelope_from_package
 

@@ -26,9 +26,9 @@ from typing import Any
 
 from lxml import etree
 
-from hub.errors import ValidationFailed
-from hub.model import Form, Kind
-from hub.settings import Limits
+from core.errors import ValidationFailed
+from core.model import Form, Kind
+from core.settings import Limits
 from schemas.edxml_package import parse_package, read_package
 from schemas.edxml_spec import (
     ATTACHMENT_BODY,

@@ -10,9 +10,9 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from hub.errors import FieldError, HubError, PayloadTooLarge
-from hub.model import Form, Kind
-from hub.settings import Settings
+from core.errors import FieldError, HubError, PayloadTooLarge
+from core.model import Form, Kind
+from core.settings import Settings
 from schemas.edxml_codec import EdxmlCodec
 from schemas.edxml_package import parse_package
 from schemas.edxml_rules import detect_kind

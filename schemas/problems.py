@@ -5,8 +5,8 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-from hub.errors import FieldError, ValidationFailed
-from hub.model import Kind
+from core.errors import FieldError, ValidationFailed
+from core.model import Kind
 
 GENERIC_CODE = "validation_failed"
 KIND_VI = {Kind.DOCUMENT: "văn bản", Kind.STATUS: "trạng thái"}

@@ -9,9 +9,9 @@ from typing import Any
 
 from lxml import etree
 
-from hub.errors import FieldError, HubError, ValidationFailed
-from hub.model import AttachmentInfo, Envelope, Form, Kind, ResponseFor
-from hub.settings import Limits, Settings
+from core.errors import FieldError, HubError, ValidationFailed
+from core.model import AttachmentInfo, Envelope, Form, Kind, ResponseFor
+from core.settings import Limits, Settings
 from schemas.attachments import (
     ZIP_TYPES,
     Listed,

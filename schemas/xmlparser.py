@@ -37,7 +37,7 @@ from typing import NoReturn
 
 from lxml import etree
 
-from hub.errors import FieldError, HostileInput, MalformedInput, PayloadTooLarge
+from core.errors import FieldError, HostileInput, MalformedInput, PayloadTooLarge
 from schemas.problems import CodedFieldError
 
 XLINK_NS = "http://www.w3.org/1999/xlink"

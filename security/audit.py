@@ -17,7 +17,8 @@ from typing import Any
 from sqlalchemy import insert, select, update
 from sqlalchemy.orm import Session
 
-from hub.store.models import AuditEvent, AuditHead, table_of
+from core.tables import table_of
+from security.audit_tables import AuditEvent, AuditHead
 
 GENESIS = "0" * 64
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import base64
 import binascii
 
-from hub.errors import AuthenticationFailed
+from core.errors import AuthenticationFailed
 from routing.directory import Directory, System
 
 

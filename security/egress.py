@@ -9,12 +9,13 @@ from __future__ import annotations
 
 import logging
 import threading
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
+from typing import Any, Protocol
 from urllib.parse import urlsplit
 
 import httpx
 
-from hub.errors import PermanentError
+from core.errors import PermanentError, TransientError
 
 log = logging.getLogger(__name__)
 
@@ -23,6 +24,32 @@ class EgressDenied(PermanentError):
     http_status = 502
     code = "egress_denied"
     title = "Destination not allowed"
+
+
+class EgressTimeout(TransientError):
+    code = "egress_timeout"
+    title = "The destination did not answer in time"
+
+
+class EgressUnreachable(TransientError):
+    code = "egress_unreachable"
+    title = "The destination cannot be reached"
+
+
+class EgressResponse(Protocol):
+    """What an adapter reads of an answer (an httpx.Response satisfies it)."""
+
+    @property
+    def status_code(self) -> int: ...
+
+    @property
+    def content(self) -> bytes: ...
+
+    @property
+    def text(self) -> str: ...
+
+    @property
+    def headers(self) -> Mapping[str, str]: ...
 
 
 def origin(url: str) -> str:
@@ -62,6 +89,39 @@ class Egress:
                         event_hooks={"request": [self._check]},
                     )
         return self._client
+
+    def request(
+        self,
+        method: str,
+        url: str,
+        *,
+        content: bytes | str | None = None,
+        params: Mapping[str, str] | None = None,
+        headers: Mapping[str, str] | None = None,
+        timeout: float | None = None,
+    ) -> EgressResponse:
+        """One request through the gateway; adapters never hold a client of their own.
+
+        Raises EgressDenied for a destination outside the allowlist, EgressTimeout when
+        the destination does not answer in time, EgressUnreachable when the connection
+        cannot be made or breaks.
+        """
+        kwargs: dict[str, Any] = {"content": content, "params": params, "headers": headers,
+                                  "timeout": timeout or self.default_timeout}
+        try:
+            return self.http_client().request(method, url, **kwargs)
+        except httpx.TimeoutException as exc:
+            raise EgressTimeout(f"timed out: {method} {url}") from exc
+        except httpx.TransportError as exc:
+            raise EgressUnreachable(f"cannot reach {url}: {type(exc).__name__}") from exc
+
+    def get(self, url: str, **kwargs: Any) -> EgressResponse:
+        """A GET through the gateway; raises what `request` raises."""
+        return self.request("GET", url, **kwargs)
+
+    def post(self, url: str, **kwargs: Any) -> EgressResponse:
+        """A POST through the gateway; raises what `request` raises."""
+        return self.request("POST", url, **kwargs)
 
     def close(self) -> None:
         if self._client is not None:

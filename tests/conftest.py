@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from hub.settings import Settings
+from core.settings import Settings
 from tests import services
 from tests.support import Receiver, run_receiver
 

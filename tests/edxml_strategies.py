@@ -9,7 +9,7 @@ from typing import Any
 from hypothesis import strategies as st
 from lxml import etree
 
-from hub.model import Kind
+from core.model import Kind
 from schemas.edxml_spec import (
     DSIG_NS,
     NS,

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from hub.model import Kind
+from core.model import Kind
 
 CORPUS = Path(__file__).resolve().parents[1] / ".." / "shared" / "corpus" / "edxml"
 NS = "http://www.mic.gov.vn/TBT/QCVN_102_2016"

@@ -16,9 +16,9 @@ from typing import Any
 
 import uvicorn
 
+from core.settings import Settings
 from hub.app import create_app
 from hub.context import HubContext
-from hub.settings import Settings
 from routing.directory import Directory
 
 ROOT = Path(__file__).resolve().parents[1]

@@ -7,8 +7,8 @@ from typing import Annotated
 from fastapi import Depends, Header, Request
 from starlette.concurrency import run_in_threadpool
 
+from core.errors import PermanentError
 from hub.context import HubContext
-from hub.errors import PermanentError
 from routing.directory import System
 from security.auth import authenticate_bearer
 

@@ -9,7 +9,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from hub.errors import FieldError, HubError, Problem
+from core.errors import FieldError, HubError, Problem
 
 log = logging.getLogger(__name__)
 PROBLEM = "application/problem+json"

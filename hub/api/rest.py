@@ -9,10 +9,10 @@ from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
 from starlette.concurrency import run_in_threadpool
 
+from core.errors import PermanentError
+from core.model import Form, Kind
 from hub.api.deps import CallerSystem, Hub
-from hub.errors import PermanentError
 from hub.ingest.limits import check_declared_length, read_limited
-from hub.model import Form, Kind
 from hub.query import message_view
 from routing.directory import System
 from schemas.jsonform import inlined_schema

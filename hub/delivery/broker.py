@@ -6,7 +6,7 @@ from dramatiq import Broker
 from dramatiq.brokers.redis import RedisBroker
 from dramatiq.brokers.stub import StubBroker
 
-from hub.settings import Settings
+from core.settings import Settings
 
 
 def make_broker(settings: Settings) -> Broker:

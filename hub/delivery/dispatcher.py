@@ -9,8 +9,8 @@ import dramatiq
 from dramatiq import Broker, Worker
 from sqlalchemy import update
 
+from core.settings import Settings
 from hub.delivery.broker import make_broker
-from hub.settings import Settings
 from hub.store.db import Database
 from hub.store.models import Outbox
 

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from hub.errors import DeliveryRejected, HubError
-from hub.model import Form
+from core.errors import DeliveryRejected, HubError
+from core.model import Form
 
 
 def render(raw: bytes, source: Form, target: Form) -> bytes:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import random
 from dataclasses import dataclass
 
-from hub.settings import Delivery as DeliverySettings
+from core.settings import Delivery as DeliverySettings
 
 
 @dataclass(frozen=True)

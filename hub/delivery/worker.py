@@ -13,12 +13,12 @@ from sqlalchemy import and_, delete, or_, select, update
 
 from adapters.base import OutboundDelivery
 from adapters.registry import AdapterRegistry
+from core.errors import HubError, PermanentError, TransientError
+from core.model import Form
+from core.settings import Settings
 from hub.delivery.payload import render
 from hub.delivery.retry import RetryPolicy
-from hub.errors import HubError, PermanentError, TransientError
 from hub.metrics import Metrics
-from hub.model import Form
-from hub.settings import Settings
 from hub.store.db import Database
 from hub.store.models import Attempt, Delivery, Message, Outbox
 from routing.directory import Directory

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from hub.errors import FieldError, Forbidden
+from core.errors import FieldError, Forbidden
 from hub.ingest.submission import Submission
 from routing.directory import Directory
 

@@ -5,9 +5,9 @@ from __future__ import annotations
 from sqlalchemy import select
 from sqlalchemy.orm import Session, selectinload
 
-from hub.errors import FieldError, UnknownDocument
+from core.errors import FieldError, UnknownDocument
+from core.model import Kind
 from hub.ingest.submission import Submission
-from hub.model import Kind
 from hub.store.models import Message
 from routing.directory import Directory
 

@@ -5,8 +5,8 @@ The lookup happens in the writer, one query per batch (hub/ingest/persist.py).
 
 from __future__ import annotations
 
+from core.model import Kind
 from hub.ingest.submission import Submission
-from hub.model import Kind
 
 
 def dedup_key(sub: Submission) -> str:

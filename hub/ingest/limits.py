@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 
-from hub.errors import MalformedInput, PayloadTooLarge
+from core.errors import MalformedInput, PayloadTooLarge
 
 
 def too_large(limit: int) -> PayloadTooLarge:

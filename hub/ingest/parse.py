@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from hub.errors import MalformedInput
+from core.errors import MalformedInput
 from hub.ingest.submission import Submission
 from schemas.codec import CodecRegistry
 

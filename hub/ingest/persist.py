@@ -21,12 +21,13 @@ from sqlalchemy import insert, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from hub.errors import HubError, PermanentError
+from core.errors import HubError, PermanentError
+from core.model import Kind
+from core.tables import table_of
 from hub.ingest.correlate import correlate
 from hub.ingest.submission import Receipt, Submission
-from hub.model import Kind
 from hub.store.db import Database
-from hub.store.models import Delivery, Message, Outbox, StatusRecord, table_of
+from hub.store.models import Delivery, Message, Outbox, StatusRecord
 from routing.directory import Directory
 from security import audit
 

@@ -7,7 +7,9 @@ import logging
 import time
 from typing import Protocol
 
-from hub.errors import HubError, PermanentError
+from core.errors import HubError, PermanentError
+from core.model import Kind
+from core.settings import Settings
 from hub.ingest.authorise import authorise
 from hub.ingest.deduplicate import dedup_key
 from hub.ingest.parse import parse
@@ -15,8 +17,6 @@ from hub.ingest.persist import GroupCommitter
 from hub.ingest.route import route
 from hub.ingest.submission import Receipt, Submission
 from hub.metrics import Metrics
-from hub.model import Kind
-from hub.settings import Settings
 from hub.store.db import Database
 from routing.directory import Directory, System
 from schemas.codec import CodecRegistry

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
+from core.settings import Settings
 from hub.ingest.submission import Submission
-from hub.settings import Settings
 from routing.directory import Directory
 from routing.router import check_identifiers, plan
 

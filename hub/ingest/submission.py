@@ -5,7 +5,7 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import dataclass, field
 
-from hub.model import Envelope, Kind
+from core.model import Envelope, Kind
 from routing.directory import System
 from routing.router import Route
 

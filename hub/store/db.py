@@ -12,7 +12,7 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 
-from hub.errors import ServiceUnavailable
+from core.errors import ServiceUnavailable
 
 
 def make_engine(url: str) -> Engine:

@@ -1,4 +1,7 @@
-"""The tables: messages (raw bytes never modified), deliveries, attempts, outbox, audit."""
+"""The hub's tables: messages (raw bytes never modified), deliveries, attempts, outbox.
+
+The audit chain's tables live with the chain, in security/audit_tables.py.
+"""
 
 from __future__ import annotations
 
@@ -7,34 +10,18 @@ from typing import Any
 
 from sqlalchemy import (
     JSON,
-    BigInteger,
     DateTime,
     ForeignKey,
     Index,
     Integer,
     LargeBinary,
     String,
-    Table,
     Text,
     UniqueConstraint,
 )
-from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
+from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-
-def utcnow() -> dt.datetime:
-    return dt.datetime.now(dt.UTC)
-
-
-class Base(DeclarativeBase):
-    type_annotation_map = {dict[str, Any]: JSON}
-
-
-def table_of(model: type[Base]) -> Table:
-    """The Core table of a model, for bulk statements that skip the ORM."""
-    table = model.__table__
-    if not isinstance(table, Table):
-        raise TypeError(f"{model.__name__} is not mapped to a table")
-    return table
+from core.tables import Base, utcnow
 
 
 class Message(Base):
@@ -139,30 +126,3 @@ class Outbox(Base):
     available_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), index=True)
     dispatched_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
     priority: Mapped[int] = mapped_column(Integer, default=0)
-
-
-class AuditEvent(Base):
-    """One link of the append-only audit chain."""
-
-    __tablename__ = "audit_events"
-
-    seq: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"),
-                                     primary_key=True, autoincrement=False)
-    at: Mapped[str] = mapped_column(String(40))
-    event: Mapped[str] = mapped_column(String(48), index=True)
-    actor: Mapped[str] = mapped_column(String(64), default="")
-    message_id: Mapped[str | None] = mapped_column(String(36), index=True)
-    delivery_id: Mapped[str | None] = mapped_column(String(36))
-    detail: Mapped[str] = mapped_column(Text, default="{}")
-    prev_hash: Mapped[str] = mapped_column(String(64))
-    hash: Mapped[str] = mapped_column(String(64))
-
-
-class AuditHead(Base):
-    """The chain's tip; locking this one row serialises appends across processes."""
-
-    __tablename__ = "audit_head"
-
-    id: Mapped[int] = mapped_column(Integer, primary_key=True)
-    seq: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"))
-    hash: Mapped[str] = mapped_column(String(64))

@@ -82,9 +82,9 @@ def test_soap_push_sends_ws_security_credentials_from_the_environment(
 
 def test_a_missing_soap_password_stops_start_up(tmp_path, monkeypatch: pytest.MonkeyPatch
                                                 ) -> None:
+    from core.errors import HubError
+    from core.settings import Settings
     from hub.context import HubContext
-    from hub.errors import HubError
-    from hub.settings import Settings
     from routing.directory import Directory
 
     monkeypatch.delenv("NO_SUCH_PASSWORD", raising=False)

@@ -10,9 +10,10 @@ import httpx
 import pytest
 from sqlalchemy import func, select
 
-from hub.settings import Settings
-from hub.store.models import AuditEvent, Delivery, Message, Outbox
+from core.settings import Settings
+from hub.store.models import Delivery, Message, Outbox
 from security.audit import verify
+from security.audit_tables import AuditEvent
 from tests import services
 from tests.support import (
     DEPARTMENT,

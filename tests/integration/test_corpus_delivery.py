@@ -9,7 +9,7 @@ from collections.abc import Iterator
 import httpx
 import pytest
 
-from hub.model import Form
+from core.model import Form
 from schemas.mapping import convert, edxml_to_json, package_differences
 from tests.corpus_directory import CORPUS_KEYS, CORPUS_ORGS, corpus_directory
 from tests.soap_support import zeep_client
@@ -99,7 +99,7 @@ def test_json_sent_over_rest_reaches_an_edxml_receiver_as_edxml(
     import io
     import zipfile
 
-    from hub.model import Kind
+    from core.model import Kind
     from schemas.edxml_codec import EdxmlCodec
     from tests.support import DEPARTMENT, KEYS, body, document, hue_directory
 

@@ -11,9 +11,10 @@ import httpx
 import pytest
 from sqlalchemy import func, select
 
-from hub.model import Kind
-from hub.store.models import AuditEvent, Delivery, Message, Outbox
+from core.model import Kind
+from hub.store.models import Delivery, Message, Outbox
 from security.audit import verify
+from security.audit_tables import AuditEvent
 from tests.corpus_directory import CORPUS_KEYS, corpus_directory
 from tests.soap_support import envelope, headers, read_fault, security
 from tests.support import LiveHub, run_hub
@@ -28,7 +29,7 @@ WIRE_CODE = {"empty body": "empty_body"}
 
 @pytest.fixture(scope="module")
 def hub(pg_server: str | None, redis_server: str | None) -> Iterator[LiveHub]:
-    from hub.settings import Settings
+    from core.settings import Settings
     from tests import services
 
     server = services.require(pg_server, "PostgreSQL")

@@ -10,7 +10,7 @@ import httpx
 import pytest
 from sqlalchemy import select
 
-from hub.store.models import AuditEvent
+from security.audit_tables import AuditEvent
 from tests.soap_support import LT, envelope, headers, read_fault, security
 from tests.support import (
     DISTRICT,

@@ -13,7 +13,7 @@ import httpx
 import pytest
 import yaml
 
-from hub.settings import Settings
+from core.settings import Settings
 from tests.support import DEPARTMENT, KEYS, Receiver, body, document, hue_directory, run_hub
 
 pytestmark = pytest.mark.integration

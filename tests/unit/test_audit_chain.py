@@ -11,8 +11,8 @@ from typer.testing import CliRunner
 from hub.cli import app
 from hub.store.db import Database
 from hub.store.migrate import upgrade
-from hub.store.models import AuditEvent
 from security import audit
+from security.audit_tables import AuditEvent
 
 
 @pytest.fixture

@@ -7,10 +7,10 @@ from pathlib import Path
 
 from adapters.memory import MemoryAdapter
 from adapters.registry import AdapterRegistry
+from core.errors import DeliveryRejected
+from core.model import Kind
+from core.settings import Settings
 from hub.context import HubContext
-from hub.errors import DeliveryRejected
-from hub.model import Kind
-from hub.settings import Settings
 from routing.directory import Directory
 from security.egress import Egress
 from tests.support import body, document, key_hash

@@ -13,9 +13,9 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from hub.errors import PayloadTooLarge, ValidationFailed
-from hub.model import Kind
-from hub.settings import Settings
+from core.errors import PayloadTooLarge, ValidationFailed
+from core.model import Kind
+from core.settings import Settings
 from schemas.attachments import scan_base64, text_chunks
 from schemas.jsonform import JsonCodec
 from schemas.mapping import edxml_to_json

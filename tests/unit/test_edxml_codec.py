@@ -6,9 +6,9 @@ from pathlib import Path
 
 import pytest
 
-from hub.errors import ValidationFailed
-from hub.model import Form, Kind
-from hub.settings import Settings
+from core.errors import ValidationFailed
+from core.model import Form, Kind
+from core.settings import Settings
 from schemas.codec import CodecRegistry
 from schemas.edxml_codec import EdxmlCodec
 from tests.edxml_support import corpus, corpus_files, kind_of_file, mutate

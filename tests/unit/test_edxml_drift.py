@@ -23,9 +23,9 @@ from hypothesis import strategies as st
 from lxml import etree
 from referencing import Registry, Resource
 
-from hub.errors import ValidationFailed
-from hub.model import Kind
-from hub.settings import Limits, Settings
+from core.errors import ValidationFailed
+from core.model import Kind
+from core.settings import Limits, Settings
 from schemas.edxml_codec import EdxmlCodec
 from schemas.edxml_package import parse_package
 from schemas.edxml_rules import kind_rule_errors

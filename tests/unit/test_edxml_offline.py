@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from hub.model import Form, Kind
-from hub.settings import Settings
+from core.model import Form, Kind
+from core.settings import Settings
 from schemas.mapping import edxml_to_json
 from schemas.offline import inspect_file, validate_file
 from tests.edxml_support import corpus, corpus_files, mutate

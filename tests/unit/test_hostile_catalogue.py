@@ -17,15 +17,15 @@ from typing import Any
 
 import pytest
 
-from hub.errors import (
+from core.errors import (
     HostileInput,
     HubError,
     MalformedInput,
     PayloadTooLarge,
     ValidationFailed,
 )
-from hub.model import Kind
-from hub.settings import Settings
+from core.model import Kind
+from core.settings import Settings
 from schemas.edxml_codec import EdxmlCodec
 from tests.edxml_support import corpus, mutate
 

@@ -9,7 +9,7 @@ import jsonschema
 import pytest
 from referencing import Registry, Resource
 
-from hub.model import Kind
+from core.model import Kind
 from schemas.jsonform import SCHEMA_FILES, load_schema, schema_errors, schema_registry_resources
 from tests.support import document, status
 

@@ -6,9 +6,9 @@ import json
 
 import pytest
 
-from hub.errors import MalformedInput, ValidationFailed
-from hub.model import Form, Kind
-from hub.settings import Settings
+from core.errors import MalformedInput, ValidationFailed
+from core.model import Form, Kind
+from core.settings import Settings
 from schemas.jsonform import JsonCodec
 
 

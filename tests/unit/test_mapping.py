@@ -13,9 +13,9 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from lxml import etree
 
-from hub.errors import ValidationFailed
-from hub.model import Form, Kind
-from hub.settings import Settings
+from core.errors import ValidationFailed
+from core.model import Form, Kind
+from core.settings import Settings
 from schemas.edxml_codec import EdxmlCodec
 from schemas.edxml_spec import NS, PACKAGE, ListOf, Node, Record
 from schemas.jsonform import JsonCodec

@@ -10,8 +10,8 @@ import pytest
 import yaml
 from typer.testing import CliRunner
 
+from core.settings import DEMO_DIRECTORY
 from hub.cli import app
-from hub.settings import DEMO_DIRECTORY
 from routing.directory import Directory
 
 

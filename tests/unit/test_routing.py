@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from hub.errors import UnknownRecipient, ValidationFailed
-from hub.model import Envelope, Form, Kind
-from hub.settings import Settings
+from core.errors import UnknownRecipient, ValidationFailed
+from core.model import Envelope, Form, Kind
+from core.settings import Settings
 from routing.directory import Directory, DirectoryError, hash_key
 from routing.router import check_identifiers, plan
 

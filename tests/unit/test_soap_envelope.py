@@ -8,14 +8,7 @@ import pytest
 import zeep
 from lxml import etree
 
-from hub.api.soap.envelope import read_envelope, version_for
-from hub.api.soap.faults import fault, http_status
-from hub.api.soap.names import EDXML, LT, SOAP11, SOAP12
-from hub.api.soap.operations import inline_package
-from hub.api.soap.reply import envelope as reply_envelope
-from hub.api.soap.wsdl import wsdl_document
-from hub.api.soap.wssecurity import username_token
-from hub.errors import (
+from core.errors import (
     AuthenticationFailed,
     FieldError,
     HostileInput,
@@ -25,7 +18,14 @@ from hub.errors import (
     UnsupportedMediaType,
     ValidationFailed,
 )
-from hub.settings import Limits
+from core.settings import Limits
+from hub.api.soap.envelope import read_envelope, version_for
+from hub.api.soap.faults import fault, http_status
+from hub.api.soap.names import EDXML, LT, SOAP11, SOAP12
+from hub.api.soap.operations import inline_package
+from hub.api.soap.reply import envelope as reply_envelope
+from hub.api.soap.wsdl import wsdl_document
+from hub.api.soap.wssecurity import username_token
 from schemas.xmlparser import parse_xml
 from tests.soap_support import envelope, read_fault, security
 
@@ -116,7 +116,7 @@ def test_faults_carry_code_sentences_and_field_errors(version) -> None:
 
 
 def test_server_faults_for_hub_side_errors() -> None:
-    from hub.errors import ServiceUnavailable
+    from core.errors import ServiceUnavailable
 
     got = read_fault(reply_envelope(SOAP12, fault(SOAP12, ServiceUnavailable("db down"))))
     assert (got.soap_code, got.code) == ("Receiver", "service_unavailable")

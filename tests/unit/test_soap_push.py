@@ -9,7 +9,7 @@ import pytest
 import zeep.exceptions
 
 from adapters.soap_push import SoapCall, _fault_error
-from hub.errors import DeliveryRejected, TransientError
+from core.errors import DeliveryRejected, TransientError
 from routing.directory import SoapEndpoint
 from security.egress import Egress
 from tests.legacy_soap import WSDL as LEGACY_WSDL

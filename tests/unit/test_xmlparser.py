@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 from lxml import etree
 
-from hub.errors import HostileInput, MalformedInput, PayloadTooLarge
+from core.errors import HostileInput, MalformedInput, PayloadTooLarge
 from schemas.xmlparser import (
     XLINK_NS,
     element_lines,

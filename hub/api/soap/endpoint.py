@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 from fastapi import APIRouter, Request, Response
 from starlette.concurrency import run_in_threadpool
 
+from core.errors import AuthenticationFailed, HubError
 from hub.api.deps import Hub
 from hub.api.soap import faults, reply
 from hub.api.soap.envelope import read_envelope, version_for
@@ -16,7 +17,6 @@ from hub.api.soap.operations import Call, handler_for
 from hub.api.soap.wsdl import wsdl_document
 from hub.api.soap.wssecurity import CHANNEL, authenticate
 from hub.context import HubContext
-from hub.errors import AuthenticationFailed, HubError
 from hub.ingest.limits import check_declared_length, read_limited
 
 log = logging.getLogger(__name__)

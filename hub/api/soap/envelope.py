@@ -6,14 +6,14 @@ from dataclasses import dataclass
 
 from lxml import etree
 
-from hub.api.soap.names import SOAP11, SOAP12, VERSIONS, WSA, WSSE, SoapVersion
-from hub.errors import (
+from core.errors import (
     MalformedInput,
     SoapMustUnderstand,
     SoapVersionMismatch,
     UnsupportedMediaType,
 )
-from hub.settings import Limits
+from core.settings import Limits
+from hub.api.soap.names import SOAP11, SOAP12, VERSIONS, WSA, WSSE, SoapVersion
 from schemas.edxml_spec import KNOWN_PREFIXES
 from schemas.xmlparser import ParsedXml, parse_xml_document
 

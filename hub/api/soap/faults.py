@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from lxml import etree
 
+from core.errors import AuthenticationFailed, HubError, UnsupportedMediaType
 from hub.api.soap.names import LT, SOAP11, XML, SoapVersion
-from hub.errors import AuthenticationFailed, HubError, UnsupportedMediaType
 
 # the SOAP HTTP bindings answer every fault with 500; the exceptions are deliberate
 FAULT_STATUS = 500

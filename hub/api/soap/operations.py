@@ -15,12 +15,12 @@ from typing import Any
 
 from lxml import etree
 
+from core.errors import FieldError, MalformedInput, NotFound, PermanentError, ValidationFailed
+from core.model import Form, Kind
 from hub.api.soap.envelope import SoapRequest
 from hub.api.soap.names import EDXML, LT
 from hub.context import HubContext
-from hub.errors import FieldError, MalformedInput, NotFound, PermanentError, ValidationFailed
 from hub.ingest.submission import Receipt
-from hub.model import Form, Kind
 from hub.query import message_view
 from routing.directory import System
 

@@ -6,9 +6,9 @@ from dataclasses import dataclass
 
 from lxml import etree
 
+from core.errors import AuthenticationFailed
 from hub.api.soap.envelope import SoapRequest
 from hub.api.soap.names import WSSE
-from hub.errors import AuthenticationFailed
 from hub.ingest.pipeline import Ingest
 from routing.directory import System
 

@@ -5,7 +5,9 @@ from __future__ import annotations
 from alembic import context
 from sqlalchemy import engine_from_config, pool
 
-from hub.store.models import Base
+import hub.store.models  # noqa: F401  (registers the hub's tables)
+import security.audit_tables  # noqa: F401  (registers the audit chain's tables)
+from core.tables import Base
 
 config = context.config
 target_metadata = Base.metadata

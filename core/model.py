@@ -6,7 +6,7 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any
 
-from hub.errors import FieldError
+from core.errors import FieldError
 
 
 class Kind(StrEnum):
