@@ -86,6 +86,8 @@ class AuthenticationFailed(PermanentError):
     http_status = 401
     code = "unauthenticated"
     title = "Authentication failed"
+    # the identity the caller claimed, kept for the audit record of the refusal
+    claimed: str | None = None
 
 
 class Forbidden(PermanentError):

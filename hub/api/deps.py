@@ -5,12 +5,11 @@ from __future__ import annotations
 from typing import Annotated
 
 from fastapi import Depends, Header, Request
-from starlette.concurrency import run_in_threadpool
 
-from core.errors import PermanentError
+from hub.api.guard import identify
 from hub.context import HubContext
 from routing.directory import System
-from security.auth import authenticate_bearer
+from security.auth import Credentials
 
 
 def get_hub(request: Request) -> HubContext:
@@ -21,17 +20,15 @@ Hub = Annotated[HubContext, Depends(get_hub)]
 
 
 async def get_system(
-    hub: Hub, authorization: Annotated[str | None, Header()] = None
+    request: Request, hub: Hub, authorization: Annotated[str | None, Header()] = None
 ) -> System:
     """The caller, by API key (a hash and a dict lookup: no need to leave the event loop).
 
-    Raises AuthenticationFailed, audited off the event loop since that writes.
+    Raises AuthenticationFailed (audited by the problem handler, like every refusal).
     """
-    try:
-        return authenticate_bearer(hub.directory, authorization)
-    except PermanentError as exc:
-        await run_in_threadpool(hub.ingest.record_rejection, None, "rest", exc)
-        raise
+    system = identify(hub, Credentials("rest", authorization))
+    request.state.caller = system.id
+    return system
 
 
 CallerSystem = Annotated[System, Depends(get_system)]

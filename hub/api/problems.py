@@ -7,9 +7,11 @@ import logging
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from core.errors import FieldError, HubError, Problem
+from core.errors import FieldError, HubError, PermanentError, Problem
+from hub.api.guard import audit_refusal
 
 log = logging.getLogger(__name__)
 PROBLEM = "application/problem+json"
@@ -24,9 +26,15 @@ def problem_response(exc: HubError) -> JSONResponse:
 
 def install(app: FastAPI) -> None:
     @app.exception_handler(HubError)
-    async def _hub_error(_: Request, exc: HubError) -> JSONResponse:
+    async def _hub_error(request: Request, exc: HubError) -> JSONResponse:
         if exc.http_status >= 500:
             log.warning("request failed: %s (%s)", exc.code, exc.detail)
+        hub = getattr(request.app.state, "hub", None)
+        if isinstance(exc, PermanentError) and hub is not None:
+            # the one place a REST refusal is audited; writing leaves the event loop
+            await run_in_threadpool(
+                audit_refusal, hub, "rest", exc, actor=getattr(request.state, "caller", None),
+                where=f"{request.method} {request.url.path}")
         return problem_response(exc)
 
     @app.exception_handler(RequestValidationError)

@@ -9,10 +9,9 @@ from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
 from starlette.concurrency import run_in_threadpool
 
-from core.errors import PermanentError
 from core.model import Form, Kind
 from hub.api.deps import CallerSystem, Hub
-from hub.ingest.limits import check_declared_length, read_limited
+from hub.api.guard import read_body
 from hub.query import message_view
 from routing.directory import System
 from schemas.jsonform import inlined_schema
@@ -34,13 +33,7 @@ class AckIn(BaseModel):
 
 
 async def _submit(request: Request, hub: Hub, system: System, kind: Kind) -> JSONResponse:
-    limit = hub.settings.limits.max_body_bytes
-    try:
-        check_declared_length(request.headers.get("content-length"), limit)
-        raw = await read_limited(request.stream(), limit)
-    except PermanentError as exc:
-        await run_in_threadpool(hub.ingest.record_rejection, system.id, "rest", exc)
-        raise
+    raw = await read_body(request, hub.settings.limits)
     media_type = request.headers.get("content-type", "")
     receipt = await run_in_threadpool(hub.ingest.submit, system, raw, media_type, kind, "rest")
     status = 202 if receipt.status == "accepted" else 200

@@ -1,5 +1,8 @@
-"""The ingest pipeline: authenticate, limits, parse, validate, authorise, route, de-duplicate,
-persist, dispatch. Every rejection is audited; nothing else from it is stored."""
+"""The ingest pipeline: parse, validate, authorise, route, de-duplicate, persist, dispatch.
+
+The caller is already identified and the body read within limits (hub/api/guard.py); a
+refusal raised here is audited where it is answered, and nothing else from it is stored.
+"""
 
 from __future__ import annotations
 
@@ -7,7 +10,6 @@ import logging
 import time
 from typing import Protocol
 
-from core.errors import HubError, PermanentError
 from core.model import Kind
 from core.settings import Settings
 from hub.ingest.authorise import authorise
@@ -20,8 +22,6 @@ from hub.metrics import Metrics
 from hub.store.db import Database
 from routing.directory import Directory, System
 from schemas.codec import CodecRegistry
-from security import audit
-from security.auth import authenticate_bearer, authenticate_password
 
 log = logging.getLogger(__name__)
 
@@ -53,23 +53,6 @@ class Ingest:
     def close(self) -> None:
         self.writer.close()
 
-    # -- step 1: who is calling ------------------------------------------------------------
-    def authenticate(self, authorization: str | None, channel: str = "rest") -> System:
-        """Raises AuthenticationFailed (and audits it)."""
-        try:
-            return authenticate_bearer(self.directory, authorization)
-        except PermanentError as exc:
-            self.record_rejection(None, channel, exc)
-            raise
-
-    def authenticate_password(self, username: str, password: str, channel: str = "soap") -> System:
-        """Raises AuthenticationFailed (and audits it)."""
-        try:
-            return authenticate_password(self.directory, username, password)
-        except PermanentError as exc:
-            self.record_rejection(None, channel, exc, claimed=username)
-            raise
-
     # -- steps 3..8 -------------------------------------------------------------------------
     def submit(
         self, system: System, raw: bytes, media_type: str, kind: Kind, channel: str = "rest"
@@ -82,15 +65,11 @@ class Ingest:
         started = time.perf_counter()
         sub = Submission(system=system, raw=raw, media_type=media_type, kind=kind,
                          channel=channel)
-        try:
-            parse(sub, self.codecs)
-            authorise(sub, self.directory)
-            route(sub, self.directory, self.settings)
-            sub.dedup_key = dedup_key(sub)
-            receipt, outbox = self._store(sub)
-        except PermanentError as exc:
-            self.record_rejection(system.id, channel, exc)
-            raise
+        parse(sub, self.codecs)
+        authorise(sub, self.directory)
+        route(sub, self.directory, self.settings)
+        sub.dedup_key = dedup_key(sub)
+        receipt, outbox = self._store(sub)
         if outbox:
             self.dispatcher.dispatch(outbox, priority=sub.parsed.priority)
         if receipt.status == "accepted":
@@ -103,24 +82,3 @@ class Ingest:
 
     def _store(self, sub: Submission) -> tuple[Receipt, list[str]]:
         return self.writer.store(sub)
-
-    # -- rejections --------------------------------------------------------------------------
-    def record_rejection(
-        self, system_id: str | None, channel: str, exc: HubError, claimed: str | None = None
-    ) -> None:
-        """Audit a refused submission: who, why, where; never the payload."""
-        self.metrics.rejected.labels(exc.code, channel).inc()
-        detail: dict[str, object] = {
-            "channel": channel,
-            "code": exc.code,
-            "status": exc.http_status,
-            "reason": exc.detail,
-            "paths": [e.path for e in exc.errors][:50],
-        }
-        if claimed:
-            detail["claimed_identity"] = claimed[:64]
-        try:
-            self.writer.record([audit.PendingEvent(
-                "message.rejected", actor=system_id or "unauthenticated", detail=detail)])
-        except HubError:
-            log.exception("could not audit a rejection (%s)", exc.code)

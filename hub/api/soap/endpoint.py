@@ -8,16 +8,16 @@ from dataclasses import dataclass, field
 from fastapi import APIRouter, Request, Response
 from starlette.concurrency import run_in_threadpool
 
-from core.errors import AuthenticationFailed, HubError
+from core.errors import AuthenticationFailed, HubError, PermanentError
 from hub.api.deps import Hub
+from hub.api.guard import audit_refusal, identify, read_body
 from hub.api.soap import faults, reply
 from hub.api.soap.envelope import read_envelope, version_for
 from hub.api.soap.names import SOAP11, WSSE, SoapVersion
 from hub.api.soap.operations import Call, handler_for
 from hub.api.soap.wsdl import wsdl_document
-from hub.api.soap.wssecurity import CHANNEL, authenticate
+from hub.api.soap.wssecurity import CHANNEL, credentials
 from hub.context import HubContext
-from hub.ingest.limits import check_declared_length, read_limited
 
 log = logging.getLogger(__name__)
 router = APIRouter()
@@ -36,9 +36,16 @@ class Reply:
                         headers=self.headers)
 
 
-def fault_reply(version: SoapVersion, exc: HubError, *, challenge: bool = False) -> Reply:
+def fault_reply(hub: HubContext, version: SoapVersion, exc: HubError, *,
+                challenge: bool = False, actor: str | None = None, where: str = "") -> Reply:
+    """The fault answering `exc`; a refusal is audited here, the one place for SOAP.
+
+    Blocks on the audit write: call it off the event loop.
+    """
     if exc.http_status >= 500:
         log.warning("SOAP call failed: %s (%s)", exc.code, exc.detail)
+    if isinstance(exc, PermanentError):
+        audit_refusal(hub, CHANNEL, exc, actor=actor, where=where)
     status = faults.http_status(exc, challenge)
     headers = {"WWW-Authenticate": REALM} if status == 401 else {}
     return Reply(status, reply.envelope(version, faults.fault(version, exc)),
@@ -50,20 +57,21 @@ def _dispatch(hub: HubContext, raw: bytes, version: SoapVersion, action: str,
     try:
         request = read_envelope(raw, version, action, hub.settings.limits)
     except HubError as exc:
-        hub.ingest.record_rejection(None, CHANNEL, exc)
-        return fault_reply(version, exc)
+        return fault_reply(hub, version, exc)
+    where = request.operation_name
     try:
         handler = handler_for(request)
-        system = authenticate(hub.ingest, request, authorization)
+        system = identify(hub, credentials(request, authorization))
     except AuthenticationFailed as exc:
         # challenge callers not using WS-Security, so clients that wait for one send Basic
-        return fault_reply(version, exc, challenge=not request.header(WSSE, "Security"))
+        return fault_reply(hub, version, exc, where=where,
+                           challenge=not request.header(WSSE, "Security"))
     except HubError as exc:
-        return fault_reply(version, exc)
+        return fault_reply(hub, version, exc, where=where)
     try:
         payload = handler(Call(hub, system, request))
     except HubError as exc:
-        return fault_reply(version, exc)
+        return fault_reply(hub, version, exc, actor=system.id, where=where)
     return Reply(200, reply.envelope(version, payload), version.content_type)
 
 
@@ -74,7 +82,8 @@ def handle(hub: HubContext, raw: bytes, version: SoapVersion, action: str,
         return _dispatch(hub, raw, version, action, authorization)
     except Exception:  # a bug must still answer with a fault, and be logged
         log.exception("SOAP call crashed")
-        return fault_reply(version, HubError("an unexpected error occurred; it has been logged"))
+        return fault_reply(hub, version,
+                           HubError("an unexpected error occurred; it has been logged"))
 
 
 @router.get("/soap", include_in_schema=False)
@@ -94,15 +103,11 @@ async def call(request: Request, hub: Hub) -> Response:
     try:
         version, action = version_for(headers.get("content-type"), headers.get("soapaction"))
     except HubError as exc:
-        await run_in_threadpool(hub.ingest.record_rejection, None, CHANNEL, exc)
-        return fault_reply(SOAP11, exc).response()
-    limit = hub.settings.limits.max_body_bytes
+        return (await run_in_threadpool(fault_reply, hub, SOAP11, exc)).response()
     try:
-        check_declared_length(headers.get("content-length"), limit)
-        raw = await read_limited(request.stream(), limit)
+        raw = await read_body(request, hub.settings.limits)
     except HubError as exc:
-        await run_in_threadpool(hub.ingest.record_rejection, None, CHANNEL, exc)
-        return fault_reply(version, exc).response()
+        return (await run_in_threadpool(fault_reply, hub, version, exc)).response()
     result = await run_in_threadpool(handle, hub, raw, version, action,
                                      headers.get("authorization"))
     return result.response()

@@ -15,7 +15,7 @@ from typing import Any
 
 from lxml import etree
 
-from core.errors import FieldError, MalformedInput, NotFound, PermanentError, ValidationFailed
+from core.errors import FieldError, MalformedInput, NotFound, ValidationFailed
 from core.model import Form, Kind
 from hub.api.soap.envelope import SoapRequest
 from hub.api.soap.names import EDXML, LT
@@ -148,11 +148,7 @@ def _receipt(call: Call, receipt: Receipt) -> etree._Element:
 
 
 def _submit(call: Call, kind: Kind) -> etree._Element:
-    try:
-        raw, media_type = _package(call)
-    except PermanentError as exc:
-        call.hub.ingest.record_rejection(call.system.id, CHANNEL, exc)
-        raise
+    raw, media_type = _package(call)
     receipt = call.hub.ingest.submit(call.system, raw, media_type, kind, CHANNEL)
     return _receipt(call, receipt)
 

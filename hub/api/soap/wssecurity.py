@@ -1,37 +1,23 @@
-"""Who is calling a SOAP operation: a WS-Security UsernameToken or the HTTP Authorization."""
+"""What a SOAP caller presents: a WS-Security UsernameToken and/or the HTTP Authorization.
+
+Reading the header is SOAP's; deciding who the caller is belongs to security/auth.py.
+"""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from typing import Literal
 
 from lxml import etree
 
 from core.errors import AuthenticationFailed
 from hub.api.soap.envelope import SoapRequest
 from hub.api.soap.names import WSSE
-from hub.ingest.pipeline import Ingest
-from routing.directory import System
+from security.auth import Credentials, UsernameToken
 
 TOKEN_PROFILE = "http://docs.oasis-open.org/wss/2004/01/oasis-200401-wss-username-token-profile-1.0"
 PASSWORD_TEXT = f"{TOKEN_PROFILE}#PasswordText"
 PASSWORD_DIGEST = f"{TOKEN_PROFILE}#PasswordDigest"
-CHANNEL = "soap"
-
-
-@dataclass(frozen=True)
-class UsernameToken:
-    username: str
-    password: str
-
-
-def missing_credentials() -> AuthenticationFailed:
-    return AuthenticationFailed(
-        "no credentials: send a WS-Security UsernameToken (username = system id, "
-        "password = API key) or HTTP Basic authentication",
-        code="missing_credentials",
-        detail_vi="Thiếu thông tin xác thực: gửi WS-Security UsernameToken (tên đăng nhập = mã "
-                  "hệ thống, mật khẩu = khóa API) hoặc HTTP Basic",
-    )
+CHANNEL: Literal["soap"] = "soap"
 
 
 def _malformed(detail: str) -> AuthenticationFailed:
@@ -84,35 +70,18 @@ def username_token(request: SoapRequest) -> UsernameToken | None:
 def _claimed(request: SoapRequest) -> str | None:
     for block in request.header(WSSE, "Security"):
         for user in block.iter(f"{{{WSSE}}}Username"):
-            return (user.text or "").strip() or None
+            return (user.text or "").strip()[:64] or None
     return None
 
 
-def authenticate(ingest: Ingest, request: SoapRequest, authorization: str | None) -> System:
-    """The calling system, from the UsernameToken and/or the HTTP Authorization header.
+def credentials(request: SoapRequest, authorization: str | None) -> Credentials:
+    """What the caller presented: its UsernameToken and/or the HTTP Authorization header.
 
-    Both may be sent; they must then name the same system. Every refusal is audited.
-    Raises AuthenticationFailed.
+    Raises AuthenticationFailed (with the claimed username) when the header is malformed.
     """
     try:
         token = username_token(request)
-        if token is None and not authorization:
-            raise missing_credentials()
     except AuthenticationFailed as exc:
-        ingest.record_rejection(None, CHANNEL, exc, claimed=_claimed(request))
+        exc.claimed = _claimed(request)
         raise
-    by_token = (ingest.authenticate_password(token.username, token.password, CHANNEL)
-                if token is not None else None)
-    by_header = ingest.authenticate(authorization, CHANNEL) if authorization else None
-    if by_token is not None and by_header is not None and by_token.id != by_header.id:
-        conflict = AuthenticationFailed(
-            "the UsernameToken and the HTTP Authorization header name different systems",
-            code="conflicting_credentials",
-            detail_vi="UsernameToken và tiêu đề Authorization thuộc hai hệ thống khác nhau",
-        )
-        ingest.record_rejection(None, CHANNEL, conflict, claimed=by_token.id)
-        raise conflict
-    system = by_token or by_header
-    if system is None:  # unreachable: one of the two was present and authenticated
-        raise missing_credentials()
-    return system
+    return Credentials(CHANNEL, authorization, token)
