@@ -149,8 +149,9 @@ def _value(doc: ParsedXml, element: etree._Element, node: Node, kind: Kind,
 
 def canonical_xml(element: etree._Element) -> str:
     """An element as exclusive XML canonical form, comments kept: self-contained, stable."""
-    return etree.tostring(element, method="c14n", exclusive=True, with_comments=True,
-                          with_tail=False).decode("utf-8")
+    out: bytes = etree.tostring(element, method="c14n", exclusive=True, with_comments=True,
+                                with_tail=False)
+    return out.decode("utf-8")
 
 
 # ----------------------------------------------------------------------------- JSON -> edXML
@@ -171,7 +172,7 @@ def json_to_edxml(pkg: dict[str, Any], *, limits: Limits | None = None) -> bytes
         raise validation_failed(errors, f"{kind.value} package")
     slots: dict[str, str] = {}
     root = json_to_tree(pkg, kind, slots)
-    body = etree.tostring(root, encoding="UTF-8")
+    body: bytes = etree.tostring(root, encoding="UTF-8")
     for slot, xml in slots.items():
         # spliced as text: moving a parsed element into the tree would let lxml rewrite
         # its namespace prefixes, and the block is meant to travel unchanged
