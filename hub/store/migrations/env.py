@@ -7,6 +7,7 @@ from sqlalchemy import engine_from_config, pool
 
 import hub.store.models  # noqa: F401  (registers the hub's tables)
 import security.audit_tables  # noqa: F401  (registers the audit chain's tables)
+import security.people_tables  # noqa: F401  (registers people's accounts)
 from core.tables import Base
 
 config = context.config
