@@ -14,6 +14,7 @@ from core.model import Kind
 from core.settings import Settings
 from hub.context import HubContext
 from hub.query import message_view
+from hub.store.models import Delivery
 from routing.directory import Directory
 from security.egress import Egress
 from tests.support import body, document, key_hash
@@ -55,8 +56,7 @@ def view(ctx: HubContext, message_id: str) -> dict[str, Any]:
 
 
 def delivery_view(ctx: HubContext, delivery_id: str) -> dict[str, Any]:
-    from hub.store.models import Delivery
-
+    """The operator's view of one delivery, found by its id."""
     with ctx.db.reading() as session:
         delivery = session.get(Delivery, delivery_id)
         assert delivery is not None
