@@ -3,12 +3,15 @@
 An adapter raises TransientError when trying again later may work (timeouts, 5xx, broken
 connections) and PermanentError (usually DeliveryRejected) when it never will; returning
 means the receiver has the message. The hub does the retrying, never the adapter.
+
+An adapter may also check, at start-up, that a system's configuration can work with it
+(ConfigurationCheck); a system that cannot is refused before any delivery is attempted.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Protocol
+from typing import Protocol, runtime_checkable
 
 from routing.directory import Receive
 
@@ -48,3 +51,13 @@ class Adapter(Protocol):
         ...
 
     def close(self) -> None: ...
+
+
+@runtime_checkable
+class ConfigurationCheck(Protocol):
+    """The optional start-up hook of an adapter: can this system's `receive` work at all?"""
+
+    def check(self, system_id: str, receive: Receive) -> None:
+        """Look at the configuration only (no network). Raises AdapterMisconfigured whose
+        message names the system and the field (`receive.url`, `receive.soap.wsdl`...)."""
+        ...

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-from urllib.parse import quote
+from urllib.parse import quote, urlsplit
 
 from adapters.base import DeliveryResult, OutboundDelivery
-from core.errors import DeliveryRejected, TransientError
+from core.errors import AdapterMisconfigured, DeliveryRejected, TransientError
+from routing.directory import Receive
 from security.egress import Egress, EgressTimeout
 
 # statuses worth trying again: the receiver is busy, overloaded or briefly broken
@@ -36,6 +37,20 @@ class RestPushAdapter:
 
     def __init__(self, egress: Egress) -> None:
         self._egress = egress
+
+    def check(self, system_id: str, receive: Receive) -> None:
+        """Raises AdapterMisconfigured when `receive.url` is missing or not an http(s) URL."""
+        url = receive.url
+        if not url:
+            # the adapter defaults to rest: a SOAP system that forgot `adapter: soap` lands here
+            hint = "; it has receive.soap: is receive.adapter meant to be soap?" \
+                if receive.soap else ""
+            raise AdapterMisconfigured(
+                f"system {system_id}: receive.url is not set; REST push posts to it{hint}")
+        parts = urlsplit(url)
+        if parts.scheme not in ("http", "https") or not parts.netloc:
+            raise AdapterMisconfigured(
+                f"system {system_id}: receive.url {url!r} is not an http(s) URL")
 
     def deliver(self, delivery: OutboundDelivery) -> DeliveryResult:
         url = delivery.endpoint.url

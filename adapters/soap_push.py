@@ -35,7 +35,7 @@ from zeep.xsd.types.builtins import Base64Binary, String
 
 from adapters.base import DeliveryResult, OutboundDelivery
 from adapters.rest_push import RETRYABLE, delivery_headers
-from core.errors import DeliveryRejected, HubError, TransientError
+from core.errors import AdapterMisconfigured, DeliveryRejected, HubError, TransientError
 from routing.directory import Receive, SoapEndpoint
 from schemas.xmlparser import parse_xml
 from security.egress import Egress, EgressResponse, EgressTimeout, EgressUnreachable, origin
@@ -253,6 +253,39 @@ class SoapPushAdapter:
         self._lock = threading.Lock()
         # one lock per endpoint: a slow WSDL holds up only deliveries to its own service
         self._loading: dict[tuple[Any, ...], threading.Lock] = {}
+
+    def check(self, system_id: str, receive: Receive) -> None:
+        """What can be known without the network: a SOAP endpoint whose WSDL is an http(s)
+        URL or an existing local file, an http(s) `receive.url` if any, and the password
+        variable set. The WSDL itself is loaded at the first delivery (a receiver that is
+        down then is retried, not refused).
+
+        Raises AdapterMisconfigured naming the system and the field.
+        """
+        endpoint = receive.soap
+        if endpoint is None:
+            raise AdapterMisconfigured(f"system {system_id}: receive.soap is not set; SOAP "
+                                       "push needs the receiver's WSDL (receive.soap.wsdl)")
+        wsdl = urlsplit(endpoint.wsdl)
+        if wsdl.scheme in ("http", "https"):
+            if not wsdl.netloc:
+                raise AdapterMisconfigured(f"system {system_id}: receive.soap.wsdl "
+                                           f"{endpoint.wsdl!r} names no server")
+        elif wsdl.scheme in ("", "file"):
+            if not wsdl.path or not Path(wsdl.path).is_file():
+                raise AdapterMisconfigured(f"system {system_id}: receive.soap.wsdl "
+                                           f"{endpoint.wsdl!r} is not a file")
+        else:
+            raise AdapterMisconfigured(f"system {system_id}: receive.soap.wsdl "
+                                       f"{endpoint.wsdl!r} is neither an http(s) URL nor a file")
+        if receive.url and (urlsplit(receive.url).scheme not in ("http", "https")
+                            or not urlsplit(receive.url).netloc):
+            raise AdapterMisconfigured(f"system {system_id}: receive.url {receive.url!r} "
+                                       "(the service address) is not an http(s) URL")
+        if endpoint.password_env and not os.environ.get(endpoint.password_env):
+            raise AdapterMisconfigured(
+                f"system {system_id}: the SOAP password variable {endpoint.password_env} "
+                "(receive.soap.password_env) is not set", code="soap_credentials_missing")
 
     def _call(self, receive: Receive) -> SoapCall:
         """The cached client for an endpoint; the WSDL is fetched once.

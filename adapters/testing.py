@@ -4,12 +4,15 @@
         def make_adapter(self, egress): return MyAdapter(egress)
         def endpoint(self, behaviour): ...   # a Receive whose receiver behaves so
         def delivered(self): ...             # payloads the receiver accepted, as bytes
+        def misconfigured(self): ...         # optional: a Receive the adapter's check refuses
 
 `behaviour` is one of ACCEPT, BUSY (the receiver is temporarily unable: a retry may work),
 REFUSE (the receiver rejects this message for good) and UNREACHABLE (nothing listens).
 The suite checks what the hub relies on: a return means delivered, TransientError means
-try again, PermanentError means never, the payload arrives unchanged, and every byte goes
-out through the egress gateway.
+try again, PermanentError means never, the payload arrives unchanged, every byte goes
+out through the egress gateway, and an adapter with a configuration check (checked at
+start-up) accepts a working configuration and refuses a broken one, naming the system and
+the field.
 """
 
 from __future__ import annotations
@@ -20,8 +23,8 @@ from typing import ClassVar
 
 import pytest
 
-from adapters.base import Adapter, DeliveryResult, OutboundDelivery
-from core.errors import PermanentError, TransientError
+from adapters.base import Adapter, ConfigurationCheck, DeliveryResult, OutboundDelivery
+from core.errors import AdapterMisconfigured, PermanentError, TransientError
 from routing.directory import Receive
 from security.egress import Egress
 
@@ -45,6 +48,10 @@ class AdapterContract:
 
     def delivered(self) -> list[bytes]:
         raise NotImplementedError
+
+    def misconfigured(self) -> Receive | None:
+        """A `receive` the adapter's configuration check must refuse; None without a check."""
+        return None
 
     # -- helpers ------------------------------------------------------------------------
     def outbound(self, endpoint: Receive) -> OutboundDelivery:
@@ -99,3 +106,25 @@ class AdapterContract:
         adapter = self.make_adapter(Egress([]))
         adapter.close()
         adapter.close()
+
+    def test_a_working_configuration_passes_the_check(self) -> None:
+        adapter = self.make_adapter(Egress([]))
+        try:
+            if isinstance(adapter, ConfigurationCheck):
+                adapter.check("contract", self.endpoint(ACCEPT))
+        finally:
+            adapter.close()
+
+    def test_a_broken_configuration_is_refused_naming_system_and_field(self) -> None:
+        receive = self.misconfigured()
+        if receive is None:
+            pytest.skip("the adapter has no configuration check")
+        adapter = self.make_adapter(Egress([]))
+        try:
+            assert isinstance(adapter, ConfigurationCheck)
+            with pytest.raises(AdapterMisconfigured) as info:
+                adapter.check("contract-system", receive)
+        finally:
+            adapter.close()
+        assert "contract-system" in info.value.detail
+        assert "receive." in info.value.detail

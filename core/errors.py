@@ -16,6 +16,7 @@
     |   +-- Conflict              409  an operation that does not fit the current state
     |   +-- SoapMustUnderstand         a mustUnderstand SOAP header the hub does not process
     |   +-- DeliveryRejected          the receiver refused for good (4xx): dead letter
+    |   +-- AdapterMisconfigured      a system's `receive` does not suit its adapter: no start
     +-- TransientError            timeouts, 5xx, broken connections: retried
         +-- ServiceUnavailable    503  the database or broker is down
 
@@ -169,6 +170,15 @@ class DeliveryRejected(PermanentError):
     http_status = 502
     code = "delivery_rejected"
     title = "Receiver refused the delivery"
+
+
+class AdapterMisconfigured(PermanentError):
+    """A push system's configuration cannot work with its adapter; found at start-up."""
+
+    http_status = 500
+    code = "adapter_misconfigured"
+    title = "Adapter misconfigured"
+    soap_fault = "Server"
 
 
 class ServiceUnavailable(TransientError):

@@ -3,13 +3,11 @@
 from __future__ import annotations
 
 import logging
-import os
 from dataclasses import dataclass, field
 
 from dramatiq import Worker
 
 from adapters.registry import AdapterRegistry
-from core.errors import HubError
 from core.settings import Settings
 from hub.delivery.dispatcher import Dispatcher
 from hub.delivery.sweeper import Sweeper
@@ -50,7 +48,12 @@ class HubContext:
         adapters: AdapterRegistry | None = None,
         migrate: bool = True,
     ) -> HubContext:
-        """Wire every part. Raises HubError when the directory or an adapter is missing."""
+        """Wire every part, building and checking every adapter the directory uses.
+
+        Raises HubError when the directory is missing or invalid, or when an adapter is
+        missing, cannot be built, or cannot work with a push system's configuration (the
+        message names the adapter and the system).
+        """
         directory = directory or Directory.from_file(settings.directory_file)
         db = Database(settings.database_url)
         if migrate:
@@ -60,15 +63,16 @@ class HubContext:
             + [s.receive.soap.wsdl for s in directory.systems() if s.receive.soap],
             default_timeout=settings.delivery.timeout_s,
         )
-        missing = sorted({s.receive.soap.password_env for s in directory.systems()
-                          if s.receive.soap and s.receive.soap.password_env
-                          and not os.environ.get(s.receive.soap.password_env)})
-        if missing:
-            raise HubError(f"SOAP receiver passwords are not in the environment: {missing}",
-                           code="soap_credentials_missing")
-        adapters = adapters or AdapterRegistry(egress)
-        adapters.require({s.receive.adapter for s in directory.systems()
-                          if s.receive.mode == "push"})
+        registry = adapters or AdapterRegistry(egress)
+        try:
+            registry.build(directory.systems())
+        except BaseException:
+            if adapters is None:
+                registry.close()
+            egress.close()
+            db.dispose()
+            raise
+        adapters = registry
         dispatcher = Dispatcher(settings, db)
         deliverer = DeliveryWorker(
             settings, db, directory, adapters,

@@ -10,7 +10,7 @@ from sqlalchemy import select, update
 from core.errors import Conflict, NotFound
 from core.settings import Settings
 from hub.store.db import Database
-from hub.store.models import Delivery, Outbox
+from hub.store.models import Delivery, Message, Outbox
 from security import audit
 
 if TYPE_CHECKING:
@@ -36,7 +36,7 @@ def dead_letters(settings: Settings, limit: int = 500) -> list[dict[str, Any]]:
 
 
 def replay(ctx: HubContext, delivery_id: str, actor: str) -> None:
-    """Make a dead letter pending again and enqueue it.
+    """Make a dead letter pending again and enqueue it, in its message's priority lane.
 
     Raises NotFound (no such delivery) or Conflict (it is not a dead letter).
     """
@@ -52,8 +52,11 @@ def replay(ctx: HubContext, delivery_id: str, actor: str) -> None:
             .values(state="pending", attempts=0, next_attempt_at=None, finished_at=None,
                     updated_at=now)
         )
-        session.add(Outbox(delivery_id=delivery_id, available_at=now, dispatched_at=now))
+        priority = session.execute(
+            select(Message.priority).where(Message.id == delivery.message_id)).scalar_one()
+        session.add(Outbox(delivery_id=delivery_id, available_at=now, dispatched_at=now,
+                           priority=priority))
         audit.append(session, [audit.PendingEvent(
             "delivery.replayed", actor=actor, message_id=delivery.message_id,
             delivery_id=delivery_id, detail={"recipient": delivery.recipient_org})])
-    ctx.dispatcher.dispatch([delivery_id])
+    ctx.dispatcher.dispatch([delivery_id], priority)

@@ -7,8 +7,10 @@ from collections.abc import Callable
 
 import dramatiq
 from dramatiq import Broker, Worker
+from dramatiq.middleware import Retries
 from sqlalchemy import update
 
+from core.errors import HubError
 from core.settings import Settings
 from hub.delivery.broker import make_broker
 from hub.store.db import Database
@@ -24,25 +26,38 @@ class Dispatcher:
     """Owns the broker and the delivery actors; knows nothing of how a delivery is made."""
 
     def __init__(self, settings: Settings, db: Database, broker: Broker | None = None) -> None:
+        """Raises HubError when `broker` would retry failed messages itself."""
         self.settings = settings
         self.db = db
         self.broker = broker or make_broker(settings)
+        if any(isinstance(m, Retries) for m in self.broker.middleware):
+            # a second retry loop would add attempts the database does not count
+            raise HubError("the broker has dramatiq's Retries middleware; retries belong to "
+                           "the hub (build the broker with make_broker)", code="broker_retries")
         self._actors: dict[str, dramatiq.Actor] = {}  # type: ignore[type-arg]
 
     def bind(self, handler: Callable[[str], object]) -> None:
         """Declare the delivery actors on this broker, both calling `handler(delivery_id)`."""
         time_limit = int((self.settings.delivery.timeout_s * 2 + 60) * 1000)
 
+        lease_s = self.settings.delivery.lease_s
+
         def deliver(delivery_id: str) -> None:
-            handler(delivery_id)
+            try:
+                handler(delivery_id)
+            except Exception as exc:
+                # No outcome was recorded (the database is down, say). The broker will not
+                # try again (no Retries middleware); the outbox row, still marked
+                # dispatched, is enqueued again by the sweeper once the lease has passed.
+                log.warning("delivery %s: no outcome recorded (%r); the sweeper enqueues it "
+                            "again after the %.0f s lease", delivery_id, exc, lease_s)
+                raise
 
         for queue in (QUEUE_NORMAL, QUEUE_URGENT):
             self._actors[queue] = dramatiq.actor(
                 broker=self.broker,
                 actor_name=f"deliver_{queue}",
                 queue_name=queue,
-                max_retries=3,
-                min_backoff=1000,
                 time_limit=time_limit,
             )(deliver)
 

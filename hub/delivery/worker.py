@@ -102,20 +102,22 @@ class DeliveryWorker:
                 .where(Delivery.id == delivery_id)
             ).one()
             delivery, message = row
+        # the message's priority follows the delivery into every retry: urgent stays urgent
+        priority = message.priority
         try:
             outbound = self._outbound(delivery, message)
             adapter = self.adapters.get(delivery.adapter)
             result = adapter.deliver(outbound)
         except TransientError as exc:
-            return self._failed(delivery, started, exc, permanent=False)
+            return self._failed(delivery, started, exc, permanent=False, priority=priority)
         except PermanentError as exc:
-            return self._failed(delivery, started, exc, permanent=True)
+            return self._failed(delivery, started, exc, permanent=True, priority=priority)
         except HubError as exc:
-            return self._failed(delivery, started, exc, permanent=False)
+            return self._failed(delivery, started, exc, permanent=False, priority=priority)
         except Exception as exc:  # an adapter bug must not lose the delivery: retry it
             log.exception("adapter %s crashed on delivery %s", delivery.adapter, delivery_id)
             return self._failed(delivery, started, TransientError(f"adapter error: {exc!r}"),
-                                permanent=False)
+                                permanent=False, priority=priority)
         return self._succeeded(delivery, started, result.detail)
 
     def _outbound(self, delivery: Delivery, message: Message) -> OutboundDelivery:
@@ -161,7 +163,8 @@ class DeliveryWorker:
         return Outcome("delivered")
 
     def _failed(
-        self, delivery: Delivery, started: dt.datetime, exc: HubError, *, permanent: bool
+        self, delivery: Delivery, started: dt.datetime, exc: HubError, *, permanent: bool,
+        priority: int,
     ) -> Outcome:
         now = utcnow()
         attempts = delivery.attempts
@@ -186,7 +189,7 @@ class DeliveryWorker:
                 )
                 session.execute(
                     update(Outbox).where(Outbox.delivery_id == delivery.id)
-                    .values(available_at=due, dispatched_at=now)
+                    .values(available_at=due, dispatched_at=now, priority=priority)
                 )
             else:
                 session.execute(
@@ -205,7 +208,7 @@ class DeliveryWorker:
         if retry and delay_ms is not None:
             log.warning("delivery %s to %s failed (attempt %d), retry in %d ms: %s",
                         delivery.id, delivery.recipient_org, attempts, delay_ms, reason)
-            self.schedule([delivery.id], 0, delay_ms)
+            self.schedule([delivery.id], priority, delay_ms)
             return Outcome("retrying", delay_ms)
         log.error("delivery %s to %s is a dead letter after %d attempt(s): %s",
                   delivery.id, delivery.recipient_org, attempts, reason)

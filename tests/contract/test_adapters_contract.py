@@ -36,6 +36,9 @@ class TestRestPush(AdapterContract):
     def delivered(self) -> list[bytes]:
         return [r.body for r in self.receiver.at("/in")]
 
+    def misconfigured(self) -> Receive:
+        return Receive(mode="push", soap=SoapEndpoint(wsdl="http://qlvb.invalid/q?wsdl"))
+
 
 class TestSoapPush(AdapterContract):
     @pytest.fixture(autouse=True)
@@ -59,6 +62,9 @@ class TestSoapPush(AdapterContract):
 
     def delivered(self) -> list[bytes]:
         return [c.content.encode("utf-8") for c in self.service.accepted()]
+
+    def misconfigured(self) -> Receive:
+        return Receive(mode="push", adapter="soap", url="http://qlvb.invalid/soap")
 
 
 def test_soap_push_sends_ws_security_credentials_from_the_environment(
