@@ -5,6 +5,9 @@
     |   +-- AuthenticationFailed  401  no or unknown credentials
     |   +-- Forbidden             403  known system acting outside what it serves
     |   +-- PayloadTooLarge       413  body or attachment over a limit
+    |   +-- HeadersTooLarge       431  too many request headers, or too large
+    |   +-- RequestTimeout        408  a body that does not arrive in time
+    |   +-- RateLimited           429  over a rate limit; Retry-After says when to come back
     |   +-- UnsupportedMediaType  415  a content type the endpoint does not take
     |   +-- MalformedInput        400  bytes that are not the declared syntax
     |   |   +-- SoapVersionMismatch    SOAP envelope of another version than announced
@@ -101,6 +104,27 @@ class PayloadTooLarge(PermanentError):
     http_status = 413
     code = "payload_too_large"
     title = "Payload too large"
+
+
+class HeadersTooLarge(PermanentError):
+    http_status = 431
+    code = "headers_too_large"
+    title = "Request header fields too large"
+
+
+class RequestTimeout(PermanentError):
+    http_status = 408
+    code = "body_timeout"
+    title = "Request timeout"
+
+
+class RateLimited(PermanentError):
+    """Over a rate limit: the request is refused, not queued; come back after `retry_after`."""
+
+    http_status = 429
+    code = "rate_limited"
+    title = "Too many requests"
+    retry_after: float = 1.0
 
 
 class UnsupportedMediaType(PermanentError):

@@ -30,6 +30,28 @@ class Limits(BaseModel):
     max_xml_attributes: int = 32
     max_json_depth: int = 32
     max_recipients: int = 500
+    # request headers: how many, and their total size (names and values)
+    max_headers: int = 100
+    max_header_bytes: int = 32 * 1024
+    # a body must arrive within this many seconds, however slowly it trickles
+    body_timeout_s: float = 60.0
+
+
+class RateLimits(BaseModel):
+    """Token buckets: per connected system, and per source address for failed logins."""
+
+    enabled: bool = True
+    # requests a second a connected system may make, sustained, and its burst
+    system_per_s: float = 200.0
+    system_burst: int = 400
+    # failed authentications a source address may make per minute, and their burst;
+    # past that the address is refused (429) for `block_s` seconds
+    failures_per_min: float = 30.0
+    failure_burst: int = 20
+    block_s: float = 60.0
+    # refusals of unknown callers and rate-limited requests are audited as one event per
+    # source, code and window, with the count, so a flood cannot grow the audit table
+    audit_window_s: float = 60.0
 
 
 class Delivery(BaseModel):
@@ -78,6 +100,7 @@ class Settings(BaseSettings):
     # embedded mode runs a worker inside the API process
     embedded_worker: bool | None = None
     limits: Limits = Field(default_factory=Limits)
+    rate_limits: RateLimits = Field(default_factory=RateLimits)
     delivery: Delivery = Field(default_factory=Delivery)
     validation: Validation = Field(default_factory=Validation)
 

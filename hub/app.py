@@ -11,6 +11,7 @@ from fastapi import FastAPI
 import hub
 from core.settings import Settings
 from hub.api import health, problems, rest, soap
+from hub.api.guard import HeaderLimits
 from hub.context import HubContext
 
 log = logging.getLogger(__name__)
@@ -42,6 +43,7 @@ def create_app(settings: Settings | None = None, context: HubContext | None = No
         lifespan=lifespan,
     )
     problems.install(app)
+    app.add_middleware(HeaderLimits, limits=settings.limits)
     app.include_router(health.router)
     app.include_router(rest.router)
     app.include_router(soap.router)

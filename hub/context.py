@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass, field
 
+import redis
 from dramatiq import Worker
 
 from adapters.registry import AdapterRegistry
@@ -15,11 +16,13 @@ from hub.delivery.worker import DeliveryWorker
 from hub.inbox import Inbox
 from hub.ingest.pipeline import Ingest
 from hub.metrics import Metrics
+from hub.refusals import RefusalLog
 from hub.store.db import Database
 from hub.store.migrate import upgrade
 from routing.directory import Directory
 from schemas.codec import CodecRegistry
 from security.egress import Egress
+from security.ratelimit import MemoryRateLimiter, RateLimiter, RedisRateLimiter
 
 log = logging.getLogger(__name__)
 
@@ -37,6 +40,9 @@ class HubContext:
     inbox: Inbox
     deliverer: DeliveryWorker
     metrics: Metrics
+    # the door's state: rate-limit buckets and the summed audit of refusals (hub/api/guard.py)
+    limiter: RateLimiter = field(default_factory=MemoryRateLimiter, repr=False)
+    refusals: RefusalLog | None = field(default=None, repr=False)
     _worker: Worker | None = field(default=None, repr=False)
     _sweeper: Sweeper | None = field(default=None, repr=False)
 
@@ -84,8 +90,13 @@ class HubContext:
         deliverer.metrics = metrics
         ingest = Ingest(settings, directory, db, codecs, dispatcher, metrics)
         inbox = Inbox(settings, directory, db)
-        return cls(settings, db, directory, codecs, egress, adapters, dispatcher, ingest, inbox,
-                   deliverer, metrics)
+        ctx = cls(settings, db, directory, codecs, egress, adapters, dispatcher, ingest, inbox,
+                  deliverer, metrics)
+        if settings.redis_url:
+            ctx.limiter = RedisRateLimiter(redis.Redis.from_url(settings.redis_url),
+                                           settings.broker_namespace)
+        ctx.refusals = RefusalLog(ingest.writer.record, settings.rate_limits.audit_window_s)
+        return ctx
 
     def start_worker(self, sweeper: bool = True) -> None:
         """Start delivery threads (and the sweeper) in this process."""
@@ -108,6 +119,8 @@ class HubContext:
 
     def close(self) -> None:
         self.stop_worker()
+        if self.refusals is not None:
+            self.refusals.close()
         self.ingest.close()
         self.adapters.close()
         self.egress.close()

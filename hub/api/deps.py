@@ -6,7 +6,7 @@ from typing import Annotated
 
 from fastapi import Depends, Header, Request
 
-from hub.api.guard import identify
+from hub.api.guard import identify, source_of
 from hub.context import HubContext
 from routing.directory import System
 from security.auth import Credentials
@@ -26,7 +26,7 @@ async def get_system(
 
     Raises AuthenticationFailed (audited by the problem handler, like every refusal).
     """
-    system = identify(hub, Credentials("rest", authorization))
+    system = identify(hub, Credentials("rest", authorization), source_of(request.scope))
     request.state.caller = system.id
     return system
 

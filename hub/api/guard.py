@@ -1,5 +1,5 @@
-"""The API's guard, shared by REST and SOAP: bodies read within limits, callers identified,
-and every refused request audited, each in one function.
+"""The API's guard, shared by REST and SOAP: header and body limits, rate limits, callers
+identified, and every refused request audited, each in one function.
 
 Routers call `read_body` and `identify`; they never audit. A refusal is audited where it
 becomes an answer: the REST problem handler and the SOAP fault builder both call
@@ -8,19 +8,31 @@ becomes an answer: the REST problem handler and the SOAP fault builder both call
 
 from __future__ import annotations
 
+import asyncio
+import json
 import logging
+import math
+from collections.abc import Callable
 
 from starlette.requests import Request
+from starlette.types import ASGIApp, Receive, Scope, Send
 
-from core.errors import AuthenticationFailed, HubError, MalformedInput, PayloadTooLarge
+from core.errors import (
+    AuthenticationFailed,
+    HeadersTooLarge,
+    HubError,
+    MalformedInput,
+    PayloadTooLarge,
+    Problem,
+    RateLimited,
+    RequestTimeout,
+)
 from core.settings import Limits
 from hub.context import HubContext
 from routing.directory import System
-from security import audit
 from security.auth import Credentials, authenticate
 
 log = logging.getLogger(__name__)
-REJECTED = "message.rejected"
 
 
 def too_large(limit: int) -> PayloadTooLarge:
@@ -31,12 +43,30 @@ def too_large(limit: int) -> PayloadTooLarge:
     )
 
 
+def source_of(scope: Scope) -> str:
+    """The caller's network address, as the server saw it."""
+    client = scope.get("client")
+    return str(client[0]) if client else "unknown"
+
+
 async def read_body(request: Request, limits: Limits) -> bytes:
     """The request body, refused early on Content-Length and stopped while streaming as soon
-    as it passes the limit, so an oversize body is never held whole.
+    as it passes the limit, so an oversize body is never held whole; a body that trickles
+    in slower than `limits.body_timeout_s` is refused too.
 
-    Raises PayloadTooLarge, or MalformedInput when Content-Length is not a number.
+    Raises PayloadTooLarge, RequestTimeout, or MalformedInput when Content-Length is not a
+    number.
     """
+    try:
+        async with asyncio.timeout(limits.body_timeout_s):
+            return await _read_body(request, limits)
+    except TimeoutError as exc:
+        raise RequestTimeout(
+            f"the body did not arrive within {limits.body_timeout_s:g} s",
+            detail_vi=f"Nội dung không đến đủ trong {limits.body_timeout_s:g} giây") from exc
+
+
+async def _read_body(request: Request, limits: Limits) -> bytes:
     limit = limits.max_body_bytes
     declared = request.headers.get("content-length")
     if declared is not None:
@@ -55,29 +85,105 @@ async def read_body(request: Request, limits: Limits) -> bytes:
     return bytes(buf)
 
 
-def identify(hub: HubContext, credentials: Credentials) -> System:
-    """The calling system. Raises AuthenticationFailed (audited where it is answered)."""
-    return authenticate(hub.directory, credentials)
+def rate_limited(wait: float, detail: str, detail_vi: str) -> RateLimited:
+    exc = RateLimited(detail, detail_vi=detail_vi)
+    exc.retry_after = max(1.0, math.ceil(wait))
+    return exc
+
+
+def identify(hub: HubContext, credentials: Credentials, source: str) -> System:
+    """The calling system, within its rate limits.
+
+    A source address that failed to authenticate too often is refused before its
+    credentials are even looked at; a system over its own rate is refused after.
+    Raises AuthenticationFailed or RateLimited (audited where they are answered).
+    """
+    rl = hub.settings.rate_limits
+    if rl.enabled:
+        left = _guarded(lambda: hub.limiter.blocked(f"src:{source}"))
+        if left > 0:
+            raise rate_limited(
+                left, f"too many failed logins from {source}; try again in {math.ceil(left)} s",
+                f"Quá nhiều lần đăng nhập sai từ {source}; thử lại sau {math.ceil(left)} giây")
+    try:
+        system = authenticate(hub.directory, credentials)
+    except AuthenticationFailed:
+        if rl.enabled:
+            wait = _guarded(lambda: hub.limiter.take(
+                f"fail:{source}", rl.failures_per_min / 60.0, rl.failure_burst))
+            if wait > 0:
+                _guarded(lambda: hub.limiter.block(f"src:{source}", rl.block_s))
+        raise
+    if rl.enabled:
+        wait = _guarded(lambda: hub.limiter.take(f"sys:{system.id}", rl.system_per_s,
+                                                 rl.system_burst))
+        if wait > 0:
+            raise rate_limited(
+                wait, f"system {system.id} is over its rate of {rl.system_per_s:g} requests "
+                      "a second", f"Hệ thống {system.id} vượt quá {rl.system_per_s:g} yêu cầu "
+                                  "mỗi giây")
+    return system
+
+
+def _guarded(check: Callable[[], float | None]) -> float:
+    """Run a limiter call; when the limiter's store is down, let the request through: the
+    hub keeps taking documents while Redis is away, and says so in the log."""
+    try:
+        return float(check() or 0.0)
+    except Exception:
+        log.warning("rate limiter unavailable; request let through", exc_info=True)
+        return 0.0
 
 
 def audit_refusal(hub: HubContext, channel: str, exc: HubError, *, actor: str | None = None,
-                  where: str = "") -> None:
-    """Audit a refused request: who, why, where; never the payload. Never raises: a
-    refusal is answered even when the audit store is down (and that is logged)."""
+                  source: str = "unknown", where: str = "") -> None:
+    """Audit a refused request: who, why, where from; never the payload (floods are summed:
+    hub/refusals.py). Never raises: a refusal is answered even when the audit store is
+    down (and that is logged)."""
     hub.metrics.rejected.labels(exc.code, channel).inc()
-    detail: dict[str, object] = {
-        "channel": channel,
-        "code": exc.code,
-        "status": exc.http_status,
-        "reason": exc.detail,
-        "paths": [e.path for e in exc.errors][:50],
-    }
-    if where:
-        detail["where"] = where[:200]
-    if isinstance(exc, AuthenticationFailed) and exc.claimed:
-        detail["claimed_identity"] = exc.claimed[:64]
+    if hub.refusals is None:
+        return
     try:
-        hub.ingest.writer.record([audit.PendingEvent(
-            REJECTED, actor=actor or "unauthenticated", detail=detail)])
+        hub.refusals.refuse(channel, exc, actor=actor, source=source, where=where)
     except HubError:
         log.exception("could not audit a refusal (%s)", exc.code)
+
+
+class HeaderLimits:
+    """ASGI middleware: too many request headers, or too large, get 431 before any route.
+
+    The server has parsed them already; refusing here keeps them from reaching handlers,
+    logs and the audit, and tells the caller plainly.
+    """
+
+    def __init__(self, app: ASGIApp, limits: Limits) -> None:
+        self.app = app
+        self.limits = limits
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http":
+            headers = scope.get("headers", [])
+            size = sum(len(k) + len(v) for k, v in headers)
+            if len(headers) > self.limits.max_headers or size > self.limits.max_header_bytes:
+                await self._refuse(scope, send, len(headers), size)
+                return
+        await self.app(scope, receive, send)
+
+    async def _refuse(self, scope: Scope, send: Send, count: int, size: int) -> None:
+        exc = HeadersTooLarge(
+            f"{count} request headers of {size} bytes in all; the hub takes at most "
+            f"{self.limits.max_headers} headers and {self.limits.max_header_bytes} bytes",
+            detail_vi=f"{count} tiêu đề, tổng {size} byte; tối đa {self.limits.max_headers} "
+                      f"tiêu đề và {self.limits.max_header_bytes} byte")
+        app = scope.get("app")
+        hub = getattr(getattr(app, "state", None), "hub", None)
+        if hub is not None:
+            path = str(scope.get("path", ""))
+            await asyncio.to_thread(
+                audit_refusal, hub, "soap" if path.startswith("/soap") else "rest", exc,
+                source=source_of(scope), where=f"{scope.get('method', '')} {path}")
+        body = json.dumps(Problem.from_error(exc).as_dict()).encode()
+        await send({"type": "http.response.start", "status": exc.http_status, "headers": [
+            (b"content-type", b"application/problem+json"),
+            (b"content-length", str(len(body)).encode())]})
+        await send({"type": "http.response.body", "body": body})

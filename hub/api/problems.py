@@ -10,8 +10,8 @@ from fastapi.responses import JSONResponse
 from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from core.errors import FieldError, HubError, PermanentError, Problem
-from hub.api.guard import audit_refusal
+from core.errors import FieldError, HubError, PermanentError, Problem, RateLimited
+from hub.api.guard import audit_refusal, source_of
 
 log = logging.getLogger(__name__)
 PROBLEM = "application/problem+json"
@@ -20,6 +20,8 @@ PROBLEM = "application/problem+json"
 def problem_response(exc: HubError) -> JSONResponse:
     problem = Problem.from_error(exc)
     headers = {"WWW-Authenticate": "Bearer"} if problem.status == 401 else None
+    if isinstance(exc, RateLimited):
+        headers = {"Retry-After": str(int(exc.retry_after))}
     return JSONResponse(problem.as_dict(), status_code=problem.status, media_type=PROBLEM,
                         headers=headers)
 
@@ -34,7 +36,7 @@ def install(app: FastAPI) -> None:
             # the one place a REST refusal is audited; writing leaves the event loop
             await run_in_threadpool(
                 audit_refusal, hub, "rest", exc, actor=getattr(request.state, "caller", None),
-                where=f"{request.method} {request.url.path}")
+                source=source_of(request.scope), where=f"{request.method} {request.url.path}")
         return problem_response(exc)
 
     @app.exception_handler(RequestValidationError)

@@ -8,9 +8,9 @@ from dataclasses import dataclass, field
 from fastapi import APIRouter, Request, Response
 from starlette.concurrency import run_in_threadpool
 
-from core.errors import AuthenticationFailed, HubError, PermanentError
+from core.errors import AuthenticationFailed, HubError, PermanentError, RateLimited
 from hub.api.deps import Hub
-from hub.api.guard import audit_refusal, identify, read_body
+from hub.api.guard import audit_refusal, identify, read_body, source_of
 from hub.api.soap import faults, reply
 from hub.api.soap.envelope import read_envelope, version_for
 from hub.api.soap.names import SOAP11, WSSE, SoapVersion
@@ -37,7 +37,8 @@ class Reply:
 
 
 def fault_reply(hub: HubContext, version: SoapVersion, exc: HubError, *,
-                challenge: bool = False, actor: str | None = None, where: str = "") -> Reply:
+                challenge: bool = False, actor: str | None = None, source: str = "unknown",
+                where: str = "") -> Reply:
     """The fault answering `exc`; a refusal is audited here, the one place for SOAP.
 
     Blocks on the audit write: call it off the event loop.
@@ -45,41 +46,43 @@ def fault_reply(hub: HubContext, version: SoapVersion, exc: HubError, *,
     if exc.http_status >= 500:
         log.warning("SOAP call failed: %s (%s)", exc.code, exc.detail)
     if isinstance(exc, PermanentError):
-        audit_refusal(hub, CHANNEL, exc, actor=actor, where=where)
+        audit_refusal(hub, CHANNEL, exc, actor=actor, source=source, where=where)
     status = faults.http_status(exc, challenge)
     headers = {"WWW-Authenticate": REALM} if status == 401 else {}
+    if isinstance(exc, RateLimited):
+        headers["Retry-After"] = str(int(exc.retry_after))
     return Reply(status, reply.envelope(version, faults.fault(version, exc)),
                  version.content_type, headers)
 
 
 def _dispatch(hub: HubContext, raw: bytes, version: SoapVersion, action: str,
-              authorization: str | None) -> Reply:
+              authorization: str | None, source: str) -> Reply:
     try:
         request = read_envelope(raw, version, action, hub.settings.limits)
     except HubError as exc:
-        return fault_reply(hub, version, exc)
+        return fault_reply(hub, version, exc, source=source)
     where = request.operation_name
     try:
         handler = handler_for(request)
-        system = identify(hub, credentials(request, authorization))
+        system = identify(hub, credentials(request, authorization), source)
     except AuthenticationFailed as exc:
         # challenge callers not using WS-Security, so clients that wait for one send Basic
-        return fault_reply(hub, version, exc, where=where,
+        return fault_reply(hub, version, exc, where=where, source=source,
                            challenge=not request.header(WSSE, "Security"))
     except HubError as exc:
-        return fault_reply(hub, version, exc, where=where)
+        return fault_reply(hub, version, exc, where=where, source=source)
     try:
         payload = handler(Call(hub, system, request))
     except HubError as exc:
-        return fault_reply(hub, version, exc, actor=system.id, where=where)
+        return fault_reply(hub, version, exc, actor=system.id, where=where, source=source)
     return Reply(200, reply.envelope(version, payload), version.content_type)
 
 
 def handle(hub: HubContext, raw: bytes, version: SoapVersion, action: str,
-           authorization: str | None) -> Reply:
+           authorization: str | None, source: str = "unknown") -> Reply:
     """One SOAP call from its body bytes to its reply; never raises."""
     try:
-        return _dispatch(hub, raw, version, action, authorization)
+        return _dispatch(hub, raw, version, action, authorization, source)
     except Exception:  # a bug must still answer with a fault, and be logged
         log.exception("SOAP call crashed")
         return fault_reply(hub, version,
@@ -100,14 +103,15 @@ async def describe(request: Request) -> Response:
 @router.post("/soap", include_in_schema=False)
 async def call(request: Request, hub: Hub) -> Response:
     headers = request.headers
+    source = source_of(request.scope)
     try:
         version, action = version_for(headers.get("content-type"), headers.get("soapaction"))
     except HubError as exc:
-        return (await run_in_threadpool(fault_reply, hub, SOAP11, exc)).response()
+        return (await run_in_threadpool(fault_reply, hub, SOAP11, exc, source=source)).response()
     try:
         raw = await read_body(request, hub.settings.limits)
     except HubError as exc:
-        return (await run_in_threadpool(fault_reply, hub, version, exc)).response()
+        return (await run_in_threadpool(fault_reply, hub, version, exc, source=source)).response()
     result = await run_in_threadpool(handle, hub, raw, version, action,
-                                     headers.get("authorization"))
+                                     headers.get("authorization"), source)
     return result.response()

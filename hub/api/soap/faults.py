@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from lxml import etree
 
-from core.errors import AuthenticationFailed, HubError, UnsupportedMediaType
+from core.errors import AuthenticationFailed, HubError, RateLimited, UnsupportedMediaType
 from hub.api.soap.names import LT, SOAP11, XML, SoapVersion
 
 # the SOAP HTTP bindings answer every fault with 500; the exceptions are deliberate
@@ -60,10 +60,13 @@ def fault(version: SoapVersion, exc: HubError) -> etree._Element:
 
 
 def http_status(exc: HubError, challenge: bool) -> int:
-    """500 for faults, 415 for a body that is not SOAP at all, and 401 when `challenge`
+    """500 for faults, 415 for a body that is not SOAP at all, 429 over a rate limit (with
+    Retry-After, so clients back off as they would for REST), and 401 when `challenge`
     (credentials sent or expected over HTTP) so clients that wait for one send Basic."""
     if isinstance(exc, AuthenticationFailed) and challenge:
         return 401
     if isinstance(exc, UnsupportedMediaType):
         return 415
+    if isinstance(exc, RateLimited):
+        return 429
     return FAULT_STATUS
