@@ -11,7 +11,8 @@ from rich.console import Console
 
 from core.settings import Settings, load_settings
 
-console = Console()
+# long lines (paths, ids an operator copies into the next command) are never wrapped
+console = Console(soft_wrap=True)
 ConfigOpt = Annotated[Optional[Path], typer.Option("--config", help="YAML settings file",  # noqa: UP045
                                                    envvar="LIENTHONG_CONFIG")]
 
