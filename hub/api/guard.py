@@ -15,9 +15,9 @@ from starlette.requests import Request
 from core.errors import AuthenticationFailed, HubError, MalformedInput, PayloadTooLarge
 from core.settings import Limits
 from hub.context import HubContext
-from routing.directory import System
 from security import audit
-from security.auth import Credentials, authenticate
+from security.auth import Caller, Credentials, authenticate
+from security.people import PersonTokens
 
 log = logging.getLogger(__name__)
 REJECTED = "message.rejected"
@@ -55,9 +55,14 @@ async def read_body(request: Request, limits: Limits) -> bytes:
     return bytes(buf)
 
 
-def identify(hub: HubContext, credentials: Credentials) -> System:
-    """The calling system. Raises AuthenticationFailed (audited where it is answered)."""
-    return authenticate(hub.directory, credentials)
+def identify(hub: HubContext, credentials: Credentials) -> Caller:
+    """The calling system or person. Reads the database only for a person's token (see
+    `security.auth.may_be_person`): call it off the event loop then.
+
+    Raises AuthenticationFailed (audited where it is answered), or ServiceUnavailable when
+    a person's token cannot be checked because the database is down.
+    """
+    return authenticate(hub.directory, credentials, PersonTokens(hub.db.reading))
 
 
 def audit_refusal(hub: HubContext, channel: str, exc: HubError, *, actor: str | None = None,
