@@ -82,7 +82,10 @@ async def submit_status(request: Request, hub: Hub, system: CallerSystem) -> JSO
     return await _submit(request, hub, system, Kind.STATUS)
 
 
-@router.get("/messages/{message_id}", summary="A message, its deliveries, statuses and trace")
+@router.get("/messages/{message_id}", summary="A message, its deliveries, statuses and trace",
+            description="For its sender and recipient systems (the participant view: other "
+                        "recipients' states, not their errors or endpoints) and for auditors, "
+                        "operators and admins (the full view).")
 async def get_message(message_id: str, hub: Hub, caller: MessageReader) -> dict[str, object]:
     return await run_in_threadpool(message_view, hub.db, hub.settings, caller, message_id)
 
