@@ -81,6 +81,14 @@ class Validation(BaseModel):
     attachment_base64: Literal["strict", "warn"] = "strict"
 
 
+class People(BaseModel):
+    """People's accounts: how long a bearer token lives, how long a password must be."""
+
+    # a token given without --expires-days lives this long; rotation gives a fresh term
+    token_days: int = Field(default=90, ge=1, le=3650)
+    min_password_length: int = Field(default=12, ge=8, le=1024)
+
+
 class Settings(BaseSettings):
     """Everything configurable, built once at start-up and passed down."""
 
@@ -103,6 +111,7 @@ class Settings(BaseSettings):
     rate_limits: RateLimits = Field(default_factory=RateLimits)
     delivery: Delivery = Field(default_factory=Delivery)
     validation: Validation = Field(default_factory=Validation)
+    people: People = Field(default_factory=People)
 
     @model_validator(mode="after")
     def _embedded_default(self) -> Settings:

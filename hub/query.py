@@ -1,4 +1,11 @@
-"""Read models: a message with its deliveries, attempts, status history and trace."""
+"""Read models: a message with its deliveries, attempts, status history and trace, in the
+view its reader may have.
+
+People (auditors, operators, admins) see all of it. A system that sent or receives the
+message sees every recipient's delivery state, but of the others' deliveries no error text
+(it quotes their servers and their push URLs) and attempt details, and nowhere the worker
+that made an attempt (a host name and process id): `view` says which view a reader got.
+"""
 
 from __future__ import annotations
 
@@ -10,9 +17,10 @@ from sqlalchemy.orm import selectinload
 from core.errors import NotFound
 from core.settings import Settings
 from hub.store.db import Database
-from hub.store.models import Delivery, Message, StatusRecord
+from hub.store.models import Attempt, Delivery, Message, StatusRecord
 from routing.directory import System
 from security.audit_tables import AuditEvent
+from security.auth import Caller
 
 TERMINAL_OK = {"delivered"}
 TERMINAL_BAD = {"dead", "refused"}
@@ -34,24 +42,54 @@ def _iso(value: Any) -> str | None:
     return value.isoformat() if value is not None else None
 
 
-def message_view(db: Database, settings: Settings, system: System | None,
-                 message_id: str) -> dict[str, Any]:
-    """The whole record of a message, for its sender, its recipients or an operator (None).
+def _attempt(a: Attempt, full: bool, own: bool) -> dict[str, Any]:
+    return {"number": a.number, "started_at": _iso(a.started_at),
+            "finished_at": _iso(a.finished_at), "outcome": a.outcome,
+            "detail": a.detail if full or own else None,
+            "worker": a.worker if full else None}
 
-    Raises NotFound when there is no such message or the caller may not see it.
+
+def _delivery(d: Delivery, full: bool, own: bool) -> dict[str, Any]:
+    return {
+        "id": d.id,
+        "recipient": d.recipient_org,
+        "system": d.system_id,
+        "mode": d.mode,
+        "adapter": d.adapter,
+        "form": d.form,
+        "state": d.state,
+        "attempts": [_attempt(a, full, own) for a in d.attempt_log],
+        "last_error": d.last_error if full or own else None,
+        "next_attempt_at": _iso(d.next_attempt_at),
+        "finished_at": _iso(d.finished_at),
+        "dead_letter": d.state == "dead",
+    }
+
+
+def message_view(db: Database, settings: Settings, reader: Caller | System | None,
+                 message_id: str) -> dict[str, Any]:
+    """The record of a message as `reader` may see it: whole for people and for the hub
+    itself (None); the participant view for its sender and recipient systems.
+
+    Raises NotFound when there is no such message or the reader may not see it (the two
+    are not told apart).
     """
+    if isinstance(reader, System):
+        reader = Caller.of_system(reader)
+    full = reader is None or reader.sees_everything
     with db.reading() as session:
         message = session.execute(
             select(Message).where(Message.id == message_id)
             .options(selectinload(Message.deliveries).selectinload(Delivery.attempt_log))
         ).scalar_one_or_none()
+        participants = set() if message is None else (
+            {message.sender_system} | {d.system_id for d in message.deliveries})
         visible = message is not None and (
-            system is None
-            or message.sender_system == system.id
-            or any(d.system_id == system.id for d in message.deliveries)
-        )
+            full or (reader is not None and reader.kind == "system"
+                     and reader.id in participants))
         if message is None or not visible:
             raise NotFound(f"no message {message_id}", code="message_not_found")
+        own = "" if reader is None or full else reader.id
         statuses = session.execute(
             select(StatusRecord).where(StatusRecord.message_id == message_id)
             .order_by(StatusRecord.id)
@@ -61,26 +99,7 @@ def message_view(db: Database, settings: Settings, system: System | None,
             .order_by(AuditEvent.seq)
         ).scalars().all()
         deliveries: list[dict[str, Any]] = [
-            {
-                "id": d.id,
-                "recipient": d.recipient_org,
-                "system": d.system_id,
-                "mode": d.mode,
-                "adapter": d.adapter,
-                "form": d.form,
-                "state": d.state,
-                "attempts": [
-                    {"number": a.number, "started_at": _iso(a.started_at),
-                     "finished_at": _iso(a.finished_at), "outcome": a.outcome,
-                     "detail": a.detail}
-                    for a in d.attempt_log
-                ],
-                "last_error": d.last_error,
-                "next_attempt_at": _iso(d.next_attempt_at),
-                "finished_at": _iso(d.finished_at),
-                "dead_letter": d.state == "dead",
-            }
-            for d in message.deliveries
+            _delivery(d, full, d.system_id == own) for d in message.deliveries
         ]
         header = message.meta.get("header", {})
         package_trace = [
@@ -89,11 +108,14 @@ def message_view(db: Database, settings: Settings, system: System | None,
         ]
         hub_trace = [
             {"organId": settings.hub_organ_id, "timestamp": e.at, "event": e.event,
-             "actor": e.actor, "source": "hub"}
+             # a participant sees the systems involved; workers, people and tools are "hub"
+             "actor": e.actor if full or e.actor in participants else "hub",
+             "source": "hub"}
             for e in events
         ]
         return {
             "id": message.id,
+            "view": "full" if full else "participant",
             "kind": message.kind,
             "form": message.form,
             "channel": message.channel,

@@ -1,21 +1,32 @@
-"""Who is calling: one function for every channel (API key, HTTP Basic, WS-Security).
+"""Who is calling: one function for every channel (API key, HTTP Basic, WS-Security, a
+person's bearer token).
 
 REST and SOAP both hand `authenticate` the credentials they found; the rules (which forms
 are accepted, that two credentials must name the same system, that an unknown key and a
-wrong username are not told apart) are written once, here.
+wrong username are not told apart, that people's tokens are taken on REST only) are
+written once, here. The answer is a `Caller`: a connected system or a person, with roles.
 """
 
 from __future__ import annotations
 
 import base64
 import binascii
-from dataclasses import dataclass
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
 from typing import Literal
 
 from core.errors import AuthenticationFailed
 from routing.directory import Directory, System
 
 Channel = Literal["rest", "soap"]
+
+# "system" is the role of every connected system; the others are people's roles
+SYSTEM = "system"
+PERSON_ROLES: tuple[str, ...] = ("auditor", "operator", "admin")
+ROLES: tuple[str, ...] = (SYSTEM, *PERSON_ROLES)
+# people's tokens carry a prefix, so a leaked one is recognisable (secret scanners, logs) and
+# only tokens that can be a person's cost a database read
+PERSON_TOKEN_PREFIX = "ltp_"
 
 _MISSING = {
     "rest": (
@@ -61,64 +72,127 @@ class Credentials:
         return None
 
 
+@dataclass(frozen=True)
+class Caller:
+    """Who is calling: a connected system (role "system") or a person (auditor, operator,
+    admin). A system acts for the organisations it serves; a person acts for the hub and
+    for no organisation."""
+
+    kind: Literal["system", "person"]
+    id: str
+    roles: frozenset[str]
+    organizations: tuple[str, ...] = ()
+    system: System | None = field(default=None, compare=False, repr=False)
+
+    @classmethod
+    def of_system(cls, system: System) -> Caller:
+        return cls("system", system.id, frozenset({SYSTEM}), tuple(system.organizations),
+                   system)
+
+    @classmethod
+    def of_person(cls, name: str, role: str) -> Caller:
+        return cls("person", name, frozenset({role}))
+
+    @property
+    def actor(self) -> str:
+        """The caller as the audit trail names it: a system by its id, `person:NAME`."""
+        return self.id if self.kind == "system" else f"person:{self.id}"
+
+    def admitted(self, roles: Iterable[str]) -> bool:
+        return not self.roles.isdisjoint(roles)
+
+    @property
+    def sees_everything(self) -> bool:
+        """People (auditors, operators, admins) see every message whole; a system sees the
+        messages it sends or receives, and of other recipients only their state."""
+        return self.kind == "person" and self.admitted(PERSON_ROLES)
+
+
+# finds the person behind a token; raises AuthenticationFailed (security/people.py)
+PersonLookup = Callable[[str], Caller]
+
+
 def refused(detail: str, code: str, detail_vi: str, claimed: str | None) -> AuthenticationFailed:
     exc = AuthenticationFailed(detail, code=code, detail_vi=detail_vi)
     exc.claimed = claimed
     return exc
 
 
-def authenticate(directory: Directory, credentials: Credentials) -> System:
-    """The system behind the credentials, whatever the channel.
+def may_be_person(credentials: Credentials) -> bool:
+    """True when `authenticate` may have to read people's accounts for these credentials
+    (a REST bearer token with the people's prefix): the caller then leaves the event loop."""
+    scheme, _, value = (credentials.authorization or "").partition(" ")
+    return (credentials.channel == "rest" and scheme.lower() == "bearer"
+            and value.strip().startswith(PERSON_TOKEN_PREFIX))
+
+
+def authenticate(directory: Directory, credentials: Credentials,
+                 people: PersonLookup | None = None) -> Caller:
+    """The system or person behind the credentials, whatever the channel.
 
     Accepts `Authorization: Bearer <api key>`, `Authorization: Basic` (system id, API key)
     and a UsernameToken (system id, API key); when both a token and a header are sent
-    they must name the same system.
+    they must name the same system. On REST a bearer token may also be a person's, found
+    by `people`; on SOAP a person's token is an unknown key (people do not use SOAP).
     Raises AuthenticationFailed (with `claimed` set to the identity the caller claimed)
-    when the credentials are missing, malformed, unknown or contradictory.
+    when the credentials are missing, malformed, unknown, contradictory, or a person's
+    token that has expired (`token_expired`) or was revoked (`token_revoked`).
     """
     claimed = credentials.claimed
     try:
-        by_token = (by_password(directory, credentials.token.username, credentials.token.password)
+        by_token = (Caller.of_system(by_password(directory, credentials.token.username,
+                                                 credentials.token.password))
                     if credentials.token is not None else None)
-        by_header = (by_authorization(directory, credentials.authorization)
+        by_header = (by_authorization(directory, credentials.authorization,
+                                      people if credentials.channel == "rest" else None)
                      if credentials.authorization else None)
     except AuthenticationFailed as exc:
-        exc.claimed = claimed
+        exc.claimed = exc.claimed or claimed
         raise
     if by_token is not None and by_header is not None and by_token.id != by_header.id:
         raise refused(
             "the UsernameToken and the HTTP Authorization header name different systems",
             "conflicting_credentials",
             "UsernameToken và tiêu đề Authorization thuộc hai hệ thống khác nhau", claimed)
-    system = by_token or by_header
-    if system is None:
+    caller = by_token or by_header
+    if caller is None:
         detail, detail_vi = _MISSING[credentials.channel]
         raise refused(detail, "missing_credentials", detail_vi, claimed)
-    return system
+    return caller
 
 
-def by_authorization(directory: Directory, authorization: str) -> System:
-    """The system behind an Authorization header (Bearer API key, or Basic).
+def unknown_key() -> AuthenticationFailed:
+    return AuthenticationFailed(
+        "the API key or token is not known", code="invalid_credentials",
+        detail_vi="Khóa API hoặc mã truy cập không hợp lệ",
+    )
 
-    Raises AuthenticationFailed when the header is malformed or the key unknown.
+
+def by_authorization(directory: Directory, authorization: str,
+                     people: PersonLookup | None = None) -> Caller:
+    """The caller behind an Authorization header: Bearer API key, Basic (system id, API
+    key), or, when `people` is given, Bearer with a person's token.
+
+    Raises AuthenticationFailed when the header is malformed, the key or token unknown,
+    or a person's token expired or revoked.
     """
     scheme, _, value = authorization.partition(" ")
     if scheme.lower() == "basic":
         username, password = decode_basic(value)
-        return by_password(directory, username, password)
+        return Caller.of_system(by_password(directory, username, password))
     if scheme.lower() != "bearer" or not value.strip():
         raise AuthenticationFailed(
             "the Authorization header must be 'Bearer <api key>'",
             code="malformed_credentials",
             detail_vi="Tiêu đề Authorization phải có dạng 'Bearer <api key>'",
         )
-    system = directory.system_for_key(value.strip())
-    if system is None:
-        raise AuthenticationFailed(
-            "the API key is not known", code="invalid_credentials",
-            detail_vi="Khóa API không hợp lệ",
-        )
-    return system
+    secret = value.strip()
+    system = directory.system_for_key(secret)
+    if system is not None:
+        return Caller.of_system(system)
+    if people is not None and secret.startswith(PERSON_TOKEN_PREFIX):
+        return people(secret)
+    raise unknown_key()
 
 
 def decode_basic(value: str) -> tuple[str, str]:

@@ -29,8 +29,8 @@ from core.errors import (
 )
 from core.settings import Limits
 from hub.context import HubContext
-from routing.directory import System
-from security.auth import Credentials, authenticate
+from security.auth import Caller, Credentials, authenticate
+from security.people import PersonTokens
 
 log = logging.getLogger(__name__)
 
@@ -91,12 +91,16 @@ def rate_limited(wait: float, detail: str, detail_vi: str) -> RateLimited:
     return exc
 
 
-def identify(hub: HubContext, credentials: Credentials, source: str) -> System:
-    """The calling system, within its rate limits.
+def identify(hub: HubContext, credentials: Credentials, source: str) -> Caller:
+    """The calling system or person, within its rate limits. Reads the database only for a
+    person's token (see `security.auth.may_be_person`), and Redis for shared rate limits:
+    call it off the event loop then.
 
     A source address that failed to authenticate too often is refused before its
-    credentials are even looked at; a system over its own rate is refused after.
-    Raises AuthenticationFailed or RateLimited (audited where they are answered).
+    credentials are even looked at; a caller over its own rate is refused after.
+    Raises AuthenticationFailed or RateLimited (audited where they are answered), or
+    ServiceUnavailable when a person's token cannot be checked because the database is
+    down.
     """
     rl = hub.settings.rate_limits
     if rl.enabled:
@@ -106,7 +110,7 @@ def identify(hub: HubContext, credentials: Credentials, source: str) -> System:
                 left, f"too many failed logins from {source}; try again in {math.ceil(left)} s",
                 f"Quá nhiều lần đăng nhập sai từ {source}; thử lại sau {math.ceil(left)} giây")
     try:
-        system = authenticate(hub.directory, credentials)
+        caller = authenticate(hub.directory, credentials, PersonTokens(hub.db.reading))
     except AuthenticationFailed:
         if rl.enabled:
             wait = _guarded(lambda: hub.limiter.take(
@@ -115,14 +119,14 @@ def identify(hub: HubContext, credentials: Credentials, source: str) -> System:
                 _guarded(lambda: hub.limiter.block(f"src:{source}", rl.block_s))
         raise
     if rl.enabled:
-        wait = _guarded(lambda: hub.limiter.take(f"sys:{system.id}", rl.system_per_s,
+        wait = _guarded(lambda: hub.limiter.take(f"caller:{caller.actor}", rl.system_per_s,
                                                  rl.system_burst))
         if wait > 0:
             raise rate_limited(
-                wait, f"system {system.id} is over its rate of {rl.system_per_s:g} requests "
-                      "a second", f"Hệ thống {system.id} vượt quá {rl.system_per_s:g} yêu cầu "
+                wait, f"{caller.actor} is over its rate of {rl.system_per_s:g} requests "
+                      "a second", f"{caller.actor} vượt quá {rl.system_per_s:g} yêu cầu "
                                   "mỗi giây")
-    return system
+    return caller
 
 
 def _guarded(check: Callable[[], float | None]) -> float:

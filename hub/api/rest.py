@@ -1,20 +1,30 @@
-"""The REST API (JSON): submit documents and statuses, read messages, the pull inbox."""
+"""The REST API (JSON): submit documents and statuses, read messages, the pull inbox.
+
+Every route declares the roles it admits (`hub.api.deps.require`): submissions and the inbox
+are for connected systems; a message is read by its sender and recipient systems and by
+people; the directory by any authenticated caller (docs/security.md has the table).
+"""
 
 from __future__ import annotations
 
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Query, Request, Response
+from fastapi import APIRouter, Depends, Query, Request, Response
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
 from starlette.concurrency import run_in_threadpool
 
 from core.model import Form, Kind
-from hub.api.deps import CallerSystem, Hub
+from hub.api.deps import EVERYONE, CallerSystem, Hub, require
 from hub.api.guard import read_body
 from hub.query import message_view
 from routing.directory import System
 from schemas.jsonform import inlined_schema
+from security.auth import Caller
+
+# who reads a message: its sender and recipient systems (their view), and people (all of it)
+MessageReader = Annotated[Caller, Depends(require("system", "operator", "auditor", "admin"))]
+Anyone = Annotated[Caller, Depends(require(*EVERYONE))]
 
 router = APIRouter(prefix="/api/v1")
 
@@ -72,9 +82,12 @@ async def submit_status(request: Request, hub: Hub, system: CallerSystem) -> JSO
     return await _submit(request, hub, system, Kind.STATUS)
 
 
-@router.get("/messages/{message_id}", summary="A message, its deliveries, statuses and trace")
-async def get_message(message_id: str, hub: Hub, system: CallerSystem) -> dict[str, object]:
-    return await run_in_threadpool(message_view, hub.db, hub.settings, system, message_id)
+@router.get("/messages/{message_id}", summary="A message, its deliveries, statuses and trace",
+            description="For its sender and recipient systems (the participant view: other "
+                        "recipients' states, not their errors or endpoints) and for auditors, "
+                        "operators and admins (the full view).")
+async def get_message(message_id: str, hub: Hub, caller: MessageReader) -> dict[str, object]:
+    return await run_in_threadpool(message_view, hub.db, hub.settings, caller, message_id)
 
 
 @router.get("/inbox", summary="Documents and statuses waiting for the caller")
@@ -115,7 +128,7 @@ async def inbox_ack(message_id: str, ack: AckIn, hub: Hub,
 @router.get("/organizations", summary="The organisation directory")
 async def organizations(
     hub: Hub,
-    system: CallerSystem,
+    caller: Anyone,
     level: str | None = None,
     parent: str | None = None,
     q: str | None = None,

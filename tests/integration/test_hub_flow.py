@@ -127,7 +127,9 @@ def test_receiver_refusing_for_good_becomes_a_dead_letter(
     wait_until(lambda: view(hub, msg_id)["state"] == "failed", what="dead letter")
     delivery = view(hub, msg_id)["deliveries"][0]
     assert delivery["dead_letter"] is True
-    assert "HTTP 400" in delivery["last_error"]
+    # the receiver's own error is shown to that receiver, not to the sender
+    assert delivery["last_error"] is None
+    assert "HTTP 400" in view(hub, msg_id, "department")["deliveries"][0]["last_error"]
 
 
 def test_duplicate_submission_is_not_stored_twice(hub: LiveHub, receiver: Receiver) -> None:

@@ -8,7 +8,7 @@ import pytest
 
 from core.errors import AuthenticationFailed
 from routing.directory import Directory
-from security.auth import Credentials, UsernameToken, authenticate
+from security.auth import Caller, Credentials, UsernameToken, authenticate, may_be_person
 from tests.support import KEYS, hue_directory
 
 
@@ -85,3 +85,75 @@ def test_bad_authorization_headers_have_stable_codes(
         authenticate(directory, Credentials("rest", authorization))
     assert caught.value.code == code
     assert caught.value.detail_vi
+
+
+# -- people: bearer tokens on REST only ----------------------------------------------------
+PERSON_TOKEN = "ltp_" + "p" * 43
+
+
+class People:
+    """A stand-in for security.people.PersonTokens that records what it was asked."""
+
+    def __init__(self, refuse: str | None = None) -> None:
+        self.asked: list[str] = []
+        self.refuse = refuse
+
+    def __call__(self, token: str) -> Caller:
+        self.asked.append(token)
+        if token != PERSON_TOKEN:
+            raise AuthenticationFailed("unknown", code="invalid_credentials")
+        if self.refuse:
+            exc = AuthenticationFailed("refused", code=self.refuse)
+            exc.claimed = "person:lan"
+            raise exc
+        return Caller.of_person("lan", "auditor")
+
+
+def test_a_persons_token_on_rest_names_the_person(directory: Directory) -> None:
+    caller = authenticate(directory, Credentials("rest", f"Bearer {PERSON_TOKEN}"), People())
+    assert (caller.kind, caller.id, caller.roles, caller.actor) == (
+        "person", "lan", frozenset({"auditor"}), "person:lan")
+    assert caller.system is None and caller.organizations == () and caller.sees_everything
+
+
+def test_a_system_key_names_the_system_and_its_organisations(directory: Directory) -> None:
+    people = People()
+    caller = authenticate(directory, Credentials("rest", f"Bearer {KEYS['district']}"), people)
+    assert (caller.kind, caller.actor, caller.roles) == ("system", "district",
+                                                          frozenset({"system"}))
+    assert caller.system is not None and caller.organizations == caller.system.organizations
+    assert not caller.sees_everything
+    assert people.asked == []  # a system key never costs a read of people's accounts
+
+
+def test_only_tokens_with_the_peoples_prefix_are_looked_up(directory: Directory) -> None:
+    people = People()
+    with pytest.raises(AuthenticationFailed) as caught:
+        authenticate(directory, Credentials("rest", "Bearer not-a-person"), people)
+    assert caught.value.code == "invalid_credentials" and people.asked == []
+    assert may_be_person(Credentials("rest", f"Bearer {PERSON_TOKEN}"))
+    assert not may_be_person(Credentials("rest", f"Bearer {KEYS['district']}"))
+    assert not may_be_person(Credentials("soap", f"Bearer {PERSON_TOKEN}"))
+
+
+@pytest.mark.parametrize("credentials", [
+    Credentials("soap", f"Bearer {PERSON_TOKEN}"),
+    Credentials("soap", token=UsernameToken("lan", PERSON_TOKEN)),
+    Credentials("soap", basic("lan", PERSON_TOKEN)),
+    Credentials("rest", basic("lan", PERSON_TOKEN)),  # people use Bearer, not Basic
+])
+def test_people_do_not_use_soap_or_basic(directory: Directory, credentials: Credentials) -> None:
+    people = People()
+    with pytest.raises(AuthenticationFailed) as caught:
+        authenticate(directory, credentials, people)
+    assert caught.value.code == "invalid_credentials"
+    assert people.asked == []
+
+
+@pytest.mark.parametrize("code", ["token_expired", "token_revoked"])
+def test_an_expired_or_revoked_token_keeps_its_code_and_the_person_claimed(
+    directory: Directory, code: str
+) -> None:
+    with pytest.raises(AuthenticationFailed) as caught:
+        authenticate(directory, Credentials("rest", f"Bearer {PERSON_TOKEN}"), People(code))
+    assert (caught.value.code, caught.value.claimed) == (code, "person:lan")

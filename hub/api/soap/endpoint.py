@@ -18,6 +18,7 @@ from hub.api.soap.operations import Call, handler_for
 from hub.api.soap.wsdl import wsdl_document
 from hub.api.soap.wssecurity import CHANNEL, credentials
 from hub.context import HubContext
+from security.auth import unknown_key
 
 log = logging.getLogger(__name__)
 router = APIRouter()
@@ -64,7 +65,10 @@ def _dispatch(hub: HubContext, raw: bytes, version: SoapVersion, action: str,
     where = request.operation_name
     try:
         handler = handler_for(request)
-        system = identify(hub, credentials(request, authorization), source)
+        caller = identify(hub, credentials(request, authorization), source)
+        system = caller.system
+        if system is None:  # people do not use SOAP; authenticate never gives one here
+            raise unknown_key()
     except AuthenticationFailed as exc:
         # challenge callers not using WS-Security, so clients that wait for one send Basic
         return fault_reply(hub, version, exc, where=where, source=source,
