@@ -11,6 +11,7 @@ from dramatiq import Worker
 from adapters.registry import AdapterRegistry
 from core.errors import HubError
 from core.settings import Settings
+from hub.checkpointer import Checkpointer
 from hub.delivery.dispatcher import Dispatcher
 from hub.delivery.sweeper import Sweeper
 from hub.delivery.worker import DeliveryWorker
@@ -41,6 +42,7 @@ class HubContext:
     metrics: Metrics
     _worker: Worker | None = field(default=None, repr=False)
     _sweeper: Sweeper | None = field(default=None, repr=False)
+    _checkpointer: Checkpointer | None = field(default=None, repr=False)
 
     @classmethod
     def build(
@@ -94,6 +96,18 @@ class HubContext:
                                     d.lease_s)
             self._sweeper.start()
 
+    def start_checkpointer(self) -> None:
+        """Sign the audit chain's head periodically from this process (every process that
+        appends runs one). Raises AuditKeyError when the signing key is unusable."""
+        if self._checkpointer is None:
+            self._checkpointer = Checkpointer.from_settings(self.db, self.settings)
+            self._checkpointer.start()
+
+    def stop_checkpointer(self) -> None:
+        if self._checkpointer is not None:
+            self._checkpointer.stop()
+            self._checkpointer = None
+
     def stop_worker(self) -> None:
         if self._sweeper is not None:
             self._sweeper.stop()
@@ -105,6 +119,7 @@ class HubContext:
     def close(self) -> None:
         self.stop_worker()
         self.ingest.close()
+        self.stop_checkpointer()
         self.adapters.close()
         self.egress.close()
         self.dispatcher.close()

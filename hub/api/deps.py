@@ -6,6 +6,7 @@ from typing import Annotated
 
 from fastapi import Depends, Header, Request
 
+from core.errors import Forbidden
 from hub.api.guard import identify
 from hub.context import HubContext
 from routing.directory import System
@@ -32,3 +33,14 @@ async def get_system(
 
 
 CallerSystem = Annotated[System, Depends(get_system)]
+
+
+def _auditors_only_not_yet() -> None:
+    """TEMPORARY, until people's roles exist: nobody is an auditor, so the audit routes
+    refuse everyone. Replaced by the real role check when roles are merged."""
+    raise Forbidden("this route is for auditors", code="role_forbidden",
+                    detail_vi="Chức năng này chỉ dành cho kiểm toán viên")
+
+
+# TEMPORARY: refuses everyone (403 role_forbidden); the real auditor check replaces it
+Auditor = Annotated[None, Depends(_auditors_only_not_yet)]

@@ -8,6 +8,7 @@ becomes an answer: the REST problem handler and the SOAP fault builder both call
 
 from __future__ import annotations
 
+import hashlib
 import logging
 
 from starlette.requests import Request
@@ -52,7 +53,10 @@ async def read_body(request: Request, limits: Limits) -> bytes:
         buf += chunk
         if len(buf) > limit:
             raise too_large(limit)
-    return bytes(buf)
+    body = bytes(buf)
+    # kept for the audit record should the request be refused (its digest, never the body)
+    request.state.body = body
+    return body
 
 
 def identify(hub: HubContext, credentials: Credentials) -> System:
@@ -60,10 +64,17 @@ def identify(hub: HubContext, credentials: Credentials) -> System:
     return authenticate(hub.directory, credentials)
 
 
+def body_sha256(request: Request) -> str | None:
+    """The SHA-256 of the body `read_body` read for this request, if it read one."""
+    body = getattr(request.state, "body", None)
+    return hashlib.sha256(body).hexdigest() if isinstance(body, bytes) else None
+
+
 def audit_refusal(hub: HubContext, channel: str, exc: HubError, *, actor: str | None = None,
-                  where: str = "") -> None:
-    """Audit a refused request: who, why, where; never the payload. Never raises: a
-    refusal is answered even when the audit store is down (and that is logged)."""
+                  where: str = "", sha256: str | None = None) -> None:
+    """Audit a refused request: who, why, where, the organisations the caller serves and
+    the body's SHA-256; never the payload. Never raises: a refusal is answered even when
+    the audit store is down (and that is logged)."""
     hub.metrics.rejected.labels(exc.code, channel).inc()
     detail: dict[str, object] = {
         "channel": channel,
@@ -76,8 +87,10 @@ def audit_refusal(hub: HubContext, channel: str, exc: HubError, *, actor: str | 
         detail["where"] = where[:200]
     if isinstance(exc, AuthenticationFailed) and exc.claimed:
         detail["claimed_identity"] = exc.claimed[:64]
+    caller = hub.directory.system(actor) if actor else None
     try:
         hub.ingest.writer.record([audit.PendingEvent(
-            REJECTED, actor=actor or "unauthenticated", detail=detail)])
+            REJECTED, actor=actor or "unauthenticated", detail=detail, sha256=sha256,
+            organizations=caller.organizations if caller is not None else ())])
     except HubError:
         log.exception("could not audit a refusal (%s)", exc.code)

@@ -11,7 +11,7 @@ from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from core.errors import FieldError, HubError, PermanentError, Problem
-from hub.api.guard import audit_refusal
+from hub.api.guard import audit_refusal, body_sha256
 
 log = logging.getLogger(__name__)
 PROBLEM = "application/problem+json"
@@ -34,7 +34,7 @@ def install(app: FastAPI) -> None:
             # the one place a REST refusal is audited; writing leaves the event loop
             await run_in_threadpool(
                 audit_refusal, hub, "rest", exc, actor=getattr(request.state, "caller", None),
-                where=f"{request.method} {request.url.path}")
+                where=f"{request.method} {request.url.path}", sha256=body_sha256(request))
         return problem_response(exc)
 
     @app.exception_handler(RequestValidationError)
