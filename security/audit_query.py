@@ -83,9 +83,14 @@ def _where(query: Select[tuple[AuditEvent]], f: AuditFilter) -> Select[tuple[Aud
     if f.until is not None:
         query = query.where(t.at < _utc_text(f.until))
     if f.organization:
+        code = f.organization.strip()
+        if len(code.split()) != 1:
+            raise PermanentError("organization is one organisation code",
+                                 code="invalid_organization",
+                                 detail_vi="Chỉ lọc theo một mã đơn vị")
         # codes are space-separated: pad both sides so that only a whole code matches
         padded = literal(" ") + t.organizations + literal(" ")
-        query = query.where(padded.contains(f" {f.organization.strip()} ", autoescape=True))
+        query = query.where(padded.contains(f" {code} ", autoescape=True))
     if f.actor:
         query = query.where(t.actor == f.actor)
     if f.message_id:
@@ -107,8 +112,9 @@ def search(session: Session, f: AuditFilter, *, limit: int = 100, cursor: str | 
            newest_first: bool = False) -> Page:
     """One page of the events matching `f`, in chain order (or newest first).
 
-    A cursor carries its own direction. Raises PermanentError (invalid_cursor) for a cursor
-    this function did not make; sqlalchemy errors when the database cannot be read.
+    A cursor carries its own direction. Raises PermanentError: invalid_cursor for a cursor
+    this function did not make, invalid_organization for more than one code; sqlalchemy
+    errors when the database cannot be read.
     """
     limit = max(1, min(limit, MAX_PAGE))
     after: int | None = None

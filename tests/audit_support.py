@@ -119,3 +119,25 @@ def cut_tail(db: Database, keep: int) -> None:
 
 def report_json(output: str) -> dict[str, Any]:
     return json.loads(output)  # type: ignore[no-any-return]
+
+
+# what each filter must return from the chain of 12 events `chain` builds (by event number)
+QUERY_CASES: list[tuple[dict[str, Any], list[int]]] = [
+    ({}, list(range(1, 13))),
+    ({"organization": DISTRICT}, [2, 4, 6, 8, 10, 12]),
+    ({"organization": PROVINCE}, list(range(1, 13))),
+    ({"organization": "000.00.21.H5"}, []),  # a prefix of a code is not the code
+    ({"actor": "province"}, [3, 6, 9, 12]),
+    ({"events": ("delivery.*",)}, [2, 5, 8, 11]),
+    ({"events": ("message.received", "message.routed")}, [1, 3, 4, 6, 7, 9, 10, 12]),
+    ({"events": ("message.*",), "organization": DEPARTMENT}, [1, 3, 7, 9]),
+    ({"message_id": message_id(4)}, [4]),
+    ({"document_id": document_id(11)}, [11]),
+    ({"sha256": hashlib.sha256(b"package 5").hexdigest().upper()}, [5]),
+    ({"actor": "hub", "organization": DISTRICT, "events": ("delivery.*",)}, [2, 8]),
+]
+
+
+def numbers(records: Any) -> list[int]:
+    """The event numbers (n in event_for) of records, from their detail."""
+    return [r.detail["n"] for r in records]
