@@ -1,11 +1,11 @@
 """The checkpointer: signs the audit chain's head every N events or T seconds.
 
 Every API and worker process runs one (a small thread), since any of them appends events.
-Each poll reads the head and the newest checkpoint; when one is due, the process checks the
-events since the previous checkpoint, then, holding the checkpoint writer lock (a PostgreSQL
-advisory lock; SQLite's write lock), signs the head, stores the checkpoint and appends it to
-the checkpoint file and syslog before committing. One writer at a time keeps the file in
-chain order; appenders never wait for it, since the chain head row is not locked.
+Each poll reads the head and the newest checkpoint; when one is due, the process takes the
+checkpoint writer lock (a PostgreSQL advisory lock; SQLite's write lock), checks the events
+since the previous checkpoint, signs the head, stores the checkpoint and appends it to the
+checkpoint file and syslog before committing. One writer at a time keeps the file in chain
+order; appenders never wait for it, since the chain head row is not locked.
 """
 
 from __future__ import annotations
@@ -80,28 +80,32 @@ class Checkpointer(threading.Thread):
         Raises ServiceUnavailable when the database is down, sqlalchemy errors otherwise.
         """
         now = dt.datetime.now(dt.UTC)
-        with self.db.reading() as session:
+        with self.db.reading() as session:  # the cheap question first, with no lock
             head = read_head(session)
             last = checkpoints.latest_trusted(session, self.keys)
-            if head is None or head.seq <= (last.seq if last else 0):
-                return None
-            if not force and not checkpoints.due(head, last, self.audit.checkpoint_every_events,
-                                                 self.audit.checkpoint_every_s, now):
-                return None
-            problem = checkpoints.segment_problem(session, last, head)
-        if problem is not None:
-            if problem != self.problem:
-                log.error("audit chain broken since the last checkpoint (%s): no checkpoint "
-                          "is signed until it is resolved; run lienthong audit verify", problem)
-            self.problem = problem
+        if head is None or head.seq <= (last.seq if last else 0):
             return None
-        self.problem = ""
+        if not force and not checkpoints.due(head, last, self.audit.checkpoint_every_events,
+                                             self.audit.checkpoint_every_s, now):
+            return None
         with self.db.transaction() as session:
+            # only the lock holder checks and signs: after an upgrade, the first check walks
+            # the whole chain, and one process doing it is enough
             if not checkpoints.lock_writer(session):
                 return None
+            last = checkpoints.latest_trusted(session, self.keys)
             newest = session.scalar(select(func.max(AuditCheckpoint.seq)))
             if newest is not None and newest >= head.seq:
                 return None
+            problem = checkpoints.segment_problem(session, last, head)
+            if problem is not None:
+                if problem != self.problem:
+                    log.error("audit chain broken since the last checkpoint (%s): no "
+                              "checkpoint is signed until it is resolved; run lienthong audit "
+                              "verify", problem)
+                self.problem = problem
+                return None
+            self.problem = ""
             cp = self.key.sign(head.seq, head.hash)
             checkpoints.record(session, cp)
             try:

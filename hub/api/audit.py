@@ -90,7 +90,9 @@ async def audit_events(
     _auditor: Auditor,
     since: Annotated[dt.datetime | None, Query(description="from this time (inclusive)")] = None,
     until: Annotated[dt.datetime | None, Query(description="before this time")] = None,
-    organization: Annotated[str | None, Query(description="an organisation code")] = None,
+    organization: Annotated[str | None, Query(
+        description="one organisation code, as events recorded it (events keep the code "
+                    "of their time, also after an organisation is merged)")] = None,
     actor: Annotated[str | None, Query(description="a system id, a person, or hub")] = None,
     message_id: str | None = None,
     document_id: str | None = None,
@@ -100,8 +102,6 @@ async def audit_events(
     limit: Annotated[int, Query(ge=1, le=MAX_PAGE)] = 100,
     cursor: str | None = None,
 ) -> dict[str, object]:
-    if organization:
-        organization = hub.directory.canonical(organization) or organization
     f = AuditFilter(since=since, until=until, organization=organization, actor=actor,
                     message_id=message_id, document_id=document_id, events=tuple(event or ()),
                     sha256=sha256)

@@ -161,3 +161,47 @@ def test_export_filters_on_postgresql(db: Database, settings: Settings,
         rows = list(csv.DictReader(f))
     assert [json.loads(r["detail"])["n"] for r in rows] == [2, 8]
     assert rows[0]["document_id"] == document_id(2)
+
+
+def test_processes_checkpointing_at_once_write_each_head_once(settings: Settings) -> None:
+    """Two writers (as two processes would, each with its own connections) race for every
+    head: one signs it, the other stands aside; the file stays in chain order."""
+    import threading
+
+    from hub.checkpointer import Checkpointer, signing_key
+    from hub.store.migrate import upgrade
+    from security.audit_checkpoints import read_file, stored
+    from tests.audit_support import fill
+
+    dbs = [Database(settings.database_url) for _ in range(2)]
+    upgrade(dbs[0].engine)
+    key = signing_key(settings)
+    writers = [Checkpointer(d, settings, key) for d in dbs]
+    try:
+        for round_ in range(5):
+            fill(dbs[0], round_ * 4 + 1, round_ * 4 + 4)
+            start = threading.Barrier(2)
+            results: list[object] = []
+
+            def race(w: Checkpointer, start: threading.Barrier, results: list[object]) -> None:
+                start.wait()
+                results.append(w.checkpoint_once(force=True))
+
+            threads = [threading.Thread(target=race, args=(w, start, results))
+                       for w in writers]
+            for t in threads:
+                t.start()
+            for t in threads:
+                t.join(timeout=30)
+            assert len(results) == 2  # neither failed
+            assert sum(r is not None for r in results) == 1
+        with dbs[0].reading() as session:
+            in_table = [cp.seq for cp in stored(session)]
+        assert settings.audit.checkpoint_file is not None
+        in_file = [cp.seq for cp in read_file(settings.audit.checkpoint_file)[0]]
+        assert in_table == in_file == [4, 8, 12, 16, 20]
+    finally:
+        for w in writers:
+            w.sinks.close()
+        for d in dbs:
+            d.dispose()

@@ -196,3 +196,27 @@ def test_sinks_append_without_rewriting(tmp_path: Path) -> None:
     for seq in (1, 2):
         sinks.write(key.sign(seq, str(seq) * 64))
     assert [c.seq for c in read_file(path)[0]] == [1, 2]
+
+
+def test_where_keys_and_checkpoint_files_go_by_default(tmp_path: Path) -> None:
+    embedded = Settings(database_url=f"sqlite:///{tmp_path / 'db' / 'hub.db'}")
+    assert embedded.audit.signing_key_file == tmp_path / "db" / "audit-signing.key"
+    assert embedded.audit.checkpoint_file == tmp_path / "db" / "audit-checkpoints.jsonl"
+    production = Settings(database_url="postgresql+psycopg://db/lienthong",
+                          redis_url="redis://redis:6379/0")
+    assert production.audit.signing_key_file == Path("var") / "audit-signing.key"
+    assert production.audit.checkpoint_file is None  # the operator must choose where
+
+
+def test_verify_says_when_checkpoints_cannot_be_trusted(db: Database, settings: Settings,
+                                                        tmp_path: Path) -> None:
+    fill(db, 1, 3)
+    writer(db, settings).checkpoint_once()
+    env = {"LIENTHONG_DATABASE_URL": settings.database_url,
+           "LIENTHONG_AUDIT__SIGNING_KEY_FILE": str(tmp_path / "nowhere.key"),
+           "LIENTHONG_AUDIT__CHECKPOINT_FILE": str(settings.audit.checkpoint_file)}
+    result = CliRunner().invoke(app, ["audit", "verify", "--json"], env=env)
+    assert result.exit_code == 1  # a checkpoint nobody can vouch for is not passed over
+    report = json.loads(result.output)
+    assert {b["kind"] for b in report["breaks"]} == {"checkpoint"}
+    assert any("--public-key" in n for n in report["notes"])
