@@ -89,6 +89,28 @@ class People(BaseModel):
     min_password_length: int = Field(default=12, ge=8, le=1024)
 
 
+class Audit(BaseModel):
+    """The audit chain's signed checkpoints: how often, with which key, written where."""
+
+    # a checkpoint signs the chain head once this many events were appended since the last
+    # one, or once this many seconds passed and at least one event was appended
+    checkpoint_every_events: int = Field(default=1000, ge=1)
+    checkpoint_every_s: float = Field(default=60.0, gt=0)
+    # the hub's Ed25519 signing key (PEM, PKCS#8); created on first start when missing.
+    # Default: audit-signing.key beside the SQLite database, ./var/ in production
+    signing_key_file: Path | None = None
+    # public keys (PEM) of earlier signing keys, so checkpoints they signed still verify
+    trusted_public_keys: list[Path] = Field(default_factory=list)
+    # the append-only JSON-lines copy of every checkpoint, outside the database. Default:
+    # audit-checkpoints.jsonl beside the SQLite database; none in production unless set
+    checkpoint_file: Path | None = None
+    # also send each checkpoint as one syslog line (tag lienthong-audit-checkpoint)
+    checkpoint_syslog: bool = False
+    # a socket path (/dev/log) or host:port (UDP)
+    syslog_address: str = "/dev/log"
+    syslog_facility: str = "local0"
+
+
 class Settings(BaseSettings):
     """Everything configurable, built once at start-up and passed down."""
 
@@ -112,12 +134,33 @@ class Settings(BaseSettings):
     delivery: Delivery = Field(default_factory=Delivery)
     validation: Validation = Field(default_factory=Validation)
     people: People = Field(default_factory=People)
+    audit: Audit = Field(default_factory=Audit)
 
     @model_validator(mode="after")
     def _embedded_default(self) -> Settings:
         if self.embedded_worker is None:
             self.embedded_worker = self.redis_url is None
+        if self.audit.signing_key_file is None:
+            self.audit.signing_key_file = self.state_dir / "audit-signing.key"
+        if self.audit.checkpoint_file is None and self.sqlite_file is not None:
+            self.audit.checkpoint_file = self.state_dir / "audit-checkpoints.jsonl"
         return self
+
+    @property
+    def sqlite_file(self) -> Path | None:
+        """The SQLite database file, or None (PostgreSQL, or SQLite in memory)."""
+        # parsed here rather than by SQLAlchemy, which the layers below the store never import
+        scheme, _, rest = self.database_url.partition(":")
+        if scheme.split("+")[0] != "sqlite" or not rest.startswith("///"):
+            return None
+        database = rest[3:].split("?")[0]
+        return Path(database) if database and database != ":memory:" else None
+
+    @property
+    def state_dir(self) -> Path:
+        """Where the hub keeps files of its own: beside the SQLite database, else ./var."""
+        db = self.sqlite_file
+        return db.parent if db is not None else Path("var")
 
     @property
     def embedded(self) -> bool:

@@ -10,7 +10,7 @@ from fastapi import FastAPI
 
 import hub
 from core.settings import Settings
-from hub.api import health, problems, rest, soap
+from hub.api import audit, health, problems, rest, soap
 from hub.api.guard import HeaderLimits
 from hub.context import HubContext
 
@@ -25,6 +25,7 @@ def create_app(settings: Settings | None = None, context: HubContext | None = No
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         ctx = context or HubContext.build(settings)
         app.state.hub = ctx
+        ctx.start_checkpointer()
         if settings.embedded_worker:
             ctx.start_worker()
         log.info("hub ready (%s mode)", "embedded" if settings.embedded else "production")
@@ -35,6 +36,7 @@ def create_app(settings: Settings | None = None, context: HubContext | None = No
                 ctx.close()
             else:
                 ctx.stop_worker()
+                ctx.stop_checkpointer()
 
     app = FastAPI(
         title="lienthong",
@@ -47,6 +49,7 @@ def create_app(settings: Settings | None = None, context: HubContext | None = No
     app.include_router(health.router)
     app.include_router(rest.router)
     app.include_router(soap.router)
+    app.include_router(audit.router)
     return app
 
 

@@ -10,6 +10,7 @@ from dramatiq import Worker
 
 from adapters.registry import AdapterRegistry
 from core.settings import Settings
+from hub.checkpointer import Checkpointer
 from hub.delivery.dispatcher import Dispatcher
 from hub.delivery.sweeper import Sweeper
 from hub.delivery.worker import DeliveryWorker
@@ -45,6 +46,7 @@ class HubContext:
     refusals: RefusalLog | None = field(default=None, repr=False)
     _worker: Worker | None = field(default=None, repr=False)
     _sweeper: Sweeper | None = field(default=None, repr=False)
+    _checkpointer: Checkpointer | None = field(default=None, repr=False)
 
     @classmethod
     def build(
@@ -109,6 +111,18 @@ class HubContext:
                                     d.lease_s)
             self._sweeper.start()
 
+    def start_checkpointer(self) -> None:
+        """Sign the audit chain's head periodically from this process (every process that
+        appends runs one). Raises AuditKeyError when the signing key is unusable."""
+        if self._checkpointer is None:
+            self._checkpointer = Checkpointer.from_settings(self.db, self.settings)
+            self._checkpointer.start()
+
+    def stop_checkpointer(self) -> None:
+        if self._checkpointer is not None:
+            self._checkpointer.stop()
+            self._checkpointer = None
+
     def stop_worker(self) -> None:
         if self._sweeper is not None:
             self._sweeper.stop()
@@ -122,6 +136,7 @@ class HubContext:
         if self.refusals is not None:
             self.refusals.close()
         self.ingest.close()
+        self.stop_checkpointer()
         self.adapters.close()
         self.egress.close()
         self.dispatcher.close()

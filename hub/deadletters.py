@@ -9,6 +9,7 @@ from sqlalchemy import select, update
 
 from core.errors import Conflict, NotFound
 from core.settings import Settings
+from hub.auditing import append_about
 from hub.store.db import Database
 from hub.store.models import Delivery, Message, Outbox
 from security import audit
@@ -56,7 +57,8 @@ def replay(ctx: HubContext, delivery_id: str, actor: str) -> None:
             select(Message.priority).where(Message.id == delivery.message_id)).scalar_one()
         session.add(Outbox(delivery_id=delivery_id, available_at=now, dispatched_at=now,
                            priority=priority))
-        audit.append(session, [audit.PendingEvent(
+        append_about(session, delivery.message_id, [audit.PendingEvent(
             "delivery.replayed", actor=actor, message_id=delivery.message_id,
-            delivery_id=delivery_id, detail={"recipient": delivery.recipient_org})])
+            delivery_id=delivery_id, detail={"recipient": delivery.recipient_org})],
+            recipients=[delivery.recipient_org])
     ctx.dispatcher.dispatch([delivery_id], priority)

@@ -11,6 +11,7 @@ from sqlalchemy import select, update
 from core.errors import Conflict, NotFound
 from core.model import Form
 from core.settings import Settings
+from hub.auditing import append_about
 from hub.delivery.payload import render
 from hub.store.db import Database
 from hub.store.models import Delivery, Message
@@ -109,8 +110,9 @@ class Inbox:
                 .values(state=new_state, finished_at=now, updated_at=now,
                         last_error=reason[:1000] if result == "fail" else None)
             )
-            audit.append(session, [audit.PendingEvent(
+            append_about(session, message_id, [audit.PendingEvent(
                 "message.acknowledged", actor=system.id, message_id=message_id,
                 detail={"result": result, "reason": reason[:500],
-                        "recipients": [d.recipient_org for d in waiting]})])
+                        "recipients": [d.recipient_org for d in waiting]})],
+                recipients=[d.recipient_org for d in waiting])
         return new_state

@@ -50,7 +50,8 @@ class RefusalLog:
         self._thread: threading.Thread | None = None
 
     def refuse(self, channel: str, exc: HubError, *, actor: str | None, source: str,
-               where: str = "") -> None:
+               where: str = "", sha256: str | None = None,
+               organizations: tuple[str, ...] | list[str] = ()) -> None:
         """Audit one refusal (summed when it is of the kind a flood repeats).
 
         Raises HubError when the audit store refuses the write.
@@ -70,7 +71,8 @@ class RefusalLog:
             detail["claimed_identity"] = claimed[:64]
         who = actor or "unauthenticated"
         if not isinstance(exc, SUMMED):
-            self._write([PendingEvent(REJECTED, actor=who, detail=detail)])
+            self._write([PendingEvent(REJECTED, actor=who, detail=detail, sha256=sha256,
+                                      organizations=tuple(organizations))])
             return
         key = (who if actor else source, channel, exc.code)
         with self._lock:

@@ -26,6 +26,7 @@ def run_worker(settings: Settings) -> None:
     signal.signal(signal.SIGTERM, _stop)
     signal.signal(signal.SIGINT, _stop)
     ctx.start_worker()
+    ctx.start_checkpointer()
     log.info("worker started: %d threads, prefetch %d", settings.delivery.worker_threads,
              settings.delivery.queue_prefetch)
     try:

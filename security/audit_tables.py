@@ -22,7 +22,7 @@ class AuditEvent(Base):
     delivery_id: Mapped[str | None] = mapped_column(String(36))
     # what the security team searches by: the organisations concerned (space-separated
     # codes), the DocumentId and the raw package's SHA-256
-    organizations: Mapped[str] = mapped_column(String(400), default="")
+    organizations: Mapped[str] = mapped_column(Text, default="")
     document_id: Mapped[str | None] = mapped_column(String(200), index=True)
     sha256: Mapped[str | None] = mapped_column(String(64))
     detail: Mapped[str] = mapped_column(Text, default="{}")

@@ -74,3 +74,7 @@ async def _system_of(caller: Annotated[Caller, Depends(require(SYSTEM))]) -> Sys
 
 # the connected system calling a route that admits systems only
 CallerSystem = Annotated[System, Depends(_system_of)]
+
+
+# the audit routes: for the security team
+Auditor = Annotated[Caller, Depends(require("auditor"))]

@@ -9,6 +9,7 @@ becomes an answer: the REST problem handler and the SOAP fault builder both call
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import json
 import logging
 import math
@@ -82,7 +83,10 @@ async def _read_body(request: Request, limits: Limits) -> bytes:
         buf += chunk
         if len(buf) > limit:
             raise too_large(limit)
-    return bytes(buf)
+    body = bytes(buf)
+    # kept for the audit record should the request be refused (its digest, never the body)
+    request.state.body = body
+    return body
 
 
 def rate_limited(wait: float, detail: str, detail_vi: str) -> RateLimited:
@@ -139,16 +143,25 @@ def _guarded(check: Callable[[], float | None]) -> float:
         return 0.0
 
 
+def body_sha256(request: Request) -> str | None:
+    """The SHA-256 of the body `read_body` read for this request, if it read one."""
+    body = getattr(request.state, "body", None)
+    return hashlib.sha256(body).hexdigest() if isinstance(body, bytes) else None
+
+
 def audit_refusal(hub: HubContext, channel: str, exc: HubError, *, actor: str | None = None,
-                  source: str = "unknown", where: str = "") -> None:
-    """Audit a refused request: who, why, where from; never the payload (floods are summed:
-    hub/refusals.py). Never raises: a refusal is answered even when the audit store is
-    down (and that is logged)."""
+                  source: str = "unknown", where: str = "", sha256: str | None = None) -> None:
+    """Audit a refused request: who, why, where from, the organisations the caller serves
+    and the body's SHA-256; never the payload (floods are summed: hub/refusals.py). Never
+    raises: a refusal is answered even when the audit store is down (and that is logged)."""
     hub.metrics.rejected.labels(exc.code, channel).inc()
     if hub.refusals is None:
         return
+    caller = hub.directory.system(actor) if actor else None
     try:
-        hub.refusals.refuse(channel, exc, actor=actor, source=source, where=where)
+        hub.refusals.refuse(channel, exc, actor=actor, source=source, where=where,
+                            sha256=sha256,
+                            organizations=caller.organizations if caller is not None else ())
     except HubError:
         log.exception("could not audit a refusal (%s)", exc.code)
 

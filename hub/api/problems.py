@@ -11,7 +11,7 @@ from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from core.errors import FieldError, HubError, PermanentError, Problem, RateLimited
-from hub.api.guard import audit_refusal, source_of
+from hub.api.guard import audit_refusal, body_sha256, source_of
 
 log = logging.getLogger(__name__)
 PROBLEM = "application/problem+json"
@@ -36,7 +36,8 @@ def install(app: FastAPI) -> None:
             # the one place a REST refusal is audited; writing leaves the event loop
             await run_in_threadpool(
                 audit_refusal, hub, "rest", exc, actor=getattr(request.state, "caller", None),
-                source=source_of(request.scope), where=f"{request.method} {request.url.path}")
+                source=source_of(request.scope), where=f"{request.method} {request.url.path}",
+                sha256=body_sha256(request))
         return problem_response(exc)
 
     @app.exception_handler(RequestValidationError)

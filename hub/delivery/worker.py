@@ -16,6 +16,7 @@ from adapters.registry import AdapterRegistry
 from core.errors import HubError, PermanentError, TransientError
 from core.model import Form
 from core.settings import Settings
+from hub.auditing import append_about
 from hub.delivery.payload import render
 from hub.delivery.retry import RetryPolicy
 from hub.metrics import Metrics
@@ -152,11 +153,12 @@ class DeliveryWorker:
                                 started_at=started, finished_at=now, outcome="ok",
                                 detail=detail[:1000], worker=WORKER_NAME))
             session.execute(delete(Outbox).where(Outbox.delivery_id == delivery.id))
-            audit.append(session, [audit.PendingEvent(
-                "delivery.succeeded", actor=WORKER_NAME, message_id=delivery.message_id,
+            append_about(session, delivery.message_id, [audit.PendingEvent(
+                "delivery.succeeded", actor="hub", message_id=delivery.message_id,
                 delivery_id=delivery.id,
                 detail={"recipient": delivery.recipient_org, "system": delivery.system_id,
-                        "attempt": delivery.attempts, "result": detail[:200]})])
+                        "attempt": delivery.attempts, "result": detail[:200],
+                        "worker": WORKER_NAME})], recipients=[delivery.recipient_org])
         self._count(delivery.adapter, "delivered")
         log.info("delivered %s to %s (attempt %d)", delivery.message_id,
                  delivery.recipient_org, delivery.attempts)
@@ -172,10 +174,11 @@ class DeliveryWorker:
         delay_ms = self.policy.backoff_ms(attempts) if retry else None
         reason = exc.detail[:1000]
         events = [audit.PendingEvent(
-            "delivery.failed", actor=WORKER_NAME, message_id=delivery.message_id,
+            "delivery.failed", actor="hub", message_id=delivery.message_id,
             delivery_id=delivery.id,
             detail={"recipient": delivery.recipient_org, "attempt": attempts,
-                    "reason": reason, "permanent": permanent, "retry_in_ms": delay_ms})]
+                    "reason": reason, "permanent": permanent, "retry_in_ms": delay_ms,
+                    "worker": WORKER_NAME})]
         with self.db.transaction() as session:
             session.add(Attempt(delivery_id=delivery.id, number=attempts, started_at=started,
                                 finished_at=now, outcome="permanent" if permanent else "transient",
@@ -199,11 +202,12 @@ class DeliveryWorker:
                 )
                 session.execute(delete(Outbox).where(Outbox.delivery_id == delivery.id))
                 events.append(audit.PendingEvent(
-                    "delivery.dead_lettered", actor=WORKER_NAME, message_id=delivery.message_id,
+                    "delivery.dead_lettered", actor="hub", message_id=delivery.message_id,
                     delivery_id=delivery.id,
                     detail={"recipient": delivery.recipient_org, "attempts": attempts,
-                            "reason": reason}))
-            audit.append(session, events)
+                            "reason": reason, "worker": WORKER_NAME}))
+            append_about(session, delivery.message_id, events,
+                         recipients=[delivery.recipient_org])
         self._count(delivery.adapter, "retrying" if retry else "dead")
         if retry and delay_ms is not None:
             log.warning("delivery %s to %s failed (attempt %d), retry in %d ms: %s",

@@ -93,18 +93,20 @@ def build_rows(sub: Submission, directory: Directory) -> Rows:
             # marked dispatched now: the enqueue follows the commit; the sweeper covers a miss
             rows.outbox.append({"delivery_id": delivery_id, "available_at": now,
                                 "dispatched_at": now, "priority": env.priority})
+    # what the security team searches by: the organisations concerned, DocumentId, SHA-256
+    orgs = (sender_org, *(rt.recipient for rt in sub.routes))
     rows.events = [
         audit.PendingEvent("message.received", actor=sub.system.id, message_id=message_id,
                            detail={
                                "kind": env.kind.value, "form": env.form.value,
                                "channel": sub.channel, "sender": env.sender,
-                               "document_id": document_id,
                                "business_doc_type": env.business_doc_type,
-                               "status_code": env.status_code, "sha256": digest,
-                               "size": len(sub.raw),
-                               "warnings": [w.as_dict() for w in env.warnings]}),
+                               "status_code": env.status_code, "size": len(sub.raw),
+                               "warnings": [w.as_dict() for w in env.warnings]},
+                           organizations=orgs, document_id=document_id, sha256=digest),
         audit.PendingEvent("message.routed", actor="hub", message_id=message_id,
-                           detail={"deliveries": routed}),
+                           detail={"deliveries": routed}, organizations=orgs,
+                           document_id=document_id, sha256=digest),
     ]
     if env.kind is Kind.STATUS and sub.original_id:
         rows.statuses.append({
@@ -115,7 +117,8 @@ def build_rows(sub: Submission, directory: Directory) -> Rows:
         })
         rows.events.append(audit.PendingEvent(
             "status.recorded", actor=sub.system.id, message_id=sub.original_id,
-            detail={"status_code": env.status_code, "status_message_id": message_id}))
+            detail={"status_code": env.status_code, "status_message_id": message_id},
+            organizations=orgs, document_id=document_id, sha256=digest))
     return rows
 
 

@@ -32,6 +32,7 @@ OPEN = frozenset({"anyone"})  # no authentication: probes, metrics, the descript
 SYSTEMS = frozenset({"system"})
 READERS = frozenset({"system", "auditor", "operator", "admin"})
 AUTHENTICATED = frozenset({"system", "auditor", "operator", "admin"})
+AUDITORS = frozenset({"auditor"})
 
 ROUTES: dict[tuple[str, str], frozenset[str]] = {
     ("GET", "/healthz"): OPEN,
@@ -44,6 +45,8 @@ ROUTES: dict[tuple[str, str], frozenset[str]] = {
     ("GET", "/api/v1/inbox/{message_id}"): SYSTEMS,
     ("POST", "/api/v1/inbox/{message_id}/ack"): SYSTEMS,
     ("GET", "/api/v1/organizations"): AUTHENTICATED,
+    ("GET", "/api/v1/audit"): AUDITORS,
+    ("GET", "/api/v1/audit/verify"): AUDITORS,
     ("GET", "/soap"): OPEN,  # the WSDL
     ("POST", "/soap"): SYSTEMS,  # every operation; people do not use SOAP
     ("GET", "/openapi.json"): OPEN,
@@ -218,13 +221,13 @@ def test_a_system_on_a_route_for_people_only_would_be_refused_the_same_way(
                                                           "role_forbidden")]
 
 
-@pytest.mark.parametrize(("caller", "code"), [("expired", "token_expired"),
-                                              ("revoked", "token_revoked")])
 def close_windows(world: World) -> None:
     assert world.hub.ctx.refusals is not None
     world.hub.ctx.refusals.flush(everything=True)
 
 
+@pytest.mark.parametrize(("caller", "code"), [("expired", "token_expired"),
+                                              ("revoked", "token_revoked")])
 def test_a_dead_token_is_audited_with_the_person_it_belonged_to(
     world: World, caller: str, code: str
 ) -> None:

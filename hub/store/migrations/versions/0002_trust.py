@@ -44,7 +44,8 @@ def upgrade() -> None:
         sa.PrimaryKeyConstraint("seq"),
     )
     with op.batch_alter_table("audit_events") as batch:
-        batch.add_column(sa.Column("organizations", sa.String(length=400), nullable=False,
+        # Text: a circular to every unit of a province names hundreds of codes
+        batch.add_column(sa.Column("organizations", sa.Text(), nullable=False,
                                    server_default=""))
         batch.add_column(sa.Column("document_id", sa.String(length=200), nullable=True))
         batch.add_column(sa.Column("sha256", sa.String(length=64), nullable=True))
