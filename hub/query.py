@@ -9,6 +9,7 @@ that made an attempt (a host name and process id): `view` says which view a read
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 from sqlalchemy import select
@@ -110,7 +111,9 @@ def message_view(db: Database, settings: Settings, reader: Caller | System | Non
             {"organId": settings.hub_organ_id, "timestamp": e.at, "event": e.event,
              # a participant sees the systems involved; workers, people and tools are "hub"
              "actor": e.actor if full or e.actor in participants else "hub",
-             "source": "hub"}
+             "source": "hub",
+             # people see the event's whole record (the worker, the receiver's answer)
+             **({"detail": json.loads(e.detail)} if full else {})}
             for e in events
         ]
         return {

@@ -98,7 +98,7 @@ def test_people_see_everything(world: World) -> None:
         assert "simulated" in department["last_error"]  # the receiver's own words
         assert {a["worker"] for a in department["attempts"]} == {WORKER_NAME}
         assert all(world.failing_url in a["detail"] for a in department["attempts"])
-        assert WORKER_NAME in {hop.get("actor") for hop in view["trace"]}
+        assert WORKER_NAME in {hop.get("detail", {}).get("worker") for hop in view["trace"]}
 
 
 @pytest.mark.parametrize("who", ["province", "district", "commune"])
