@@ -124,6 +124,8 @@ def registered_destinations(systems: Iterable[System]) -> dict[str, list[str]]:
     out: dict[str, list[str]] = {}
     for system in systems:
         receive = system.receive
+        if receive.mode != "push":
+            continue
         urls = [receive.url] if receive.url else []
         if receive.soap is not None:
             urls.append(receive.soap.wsdl)
