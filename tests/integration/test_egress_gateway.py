@@ -165,6 +165,7 @@ def test_a_rebinding_name_is_resolved_once_and_reached_only_where_it_was_checked
         assert error.code == "egress_address_blocked"
         assert len(receiver.hits) == 1
         assert resolver.lookups == ["qlvb.hue.example"] * 2
+        assert [(r.system, r.code) for r in g.refusals] == [("so-noi-vu", "egress_address_blocked")]
 
 
 def test_a_loopback_receiver_needs_its_address_registered_not_a_name(gateway: Any) -> None:
