@@ -56,8 +56,9 @@ class RestPushAdapter:
         url = delivery.endpoint.url
         if not url:
             raise DeliveryRejected(f"system {delivery.system_id} has no push URL")
+        egress = self._egress.for_system(delivery.system_id)
         try:
-            response = self._egress.post(
+            response = egress.post(
                 url,
                 content=delivery.payload,
                 headers=delivery_headers(delivery),

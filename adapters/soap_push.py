@@ -38,7 +38,14 @@ from adapters.rest_push import RETRYABLE, delivery_headers
 from core.errors import AdapterMisconfigured, DeliveryRejected, HubError, TransientError
 from routing.directory import Receive, SoapEndpoint
 from schemas.xmlparser import parse_xml
-from security.egress import Egress, EgressResponse, EgressTimeout, EgressUnreachable, origin
+from security.egress import (
+    Egress,
+    EgressResponse,
+    EgressTimeout,
+    EgressUnreachable,
+    SystemEgress,
+    origin,
+)
 
 log = logging.getLogger(__name__)
 
@@ -56,14 +63,17 @@ _CALL_HEADERS: contextvars.ContextVar[Mapping[str, str]] = contextvars.ContextVa
 
 
 class EgressTransport(Transport):
-    """zeep's transport with all HTTP through the egress gateway.
+    """zeep's transport with all HTTP through the egress gateway, in the receiving system's
+    scope: the WSDL, its imports and the service address it names must all be that system's
+    registered destinations (a WSDL naming another system's address is refused by the
+    gateway, `egress_other_system`).
 
     Documents are loaded only from where the configured WSDL lives (its origin, or its
     directory for a local file); every byte received passes the hub's hardened parser
     before zeep parses it.
     """
 
-    def __init__(self, egress: Egress, wsdl: str, timeout: float) -> None:
+    def __init__(self, egress: SystemEgress, wsdl: str, timeout: float) -> None:
         # the base class would open a requests session that nothing here uses
         self.cache = None
         self.load_timeout = timeout
@@ -145,7 +155,7 @@ def _username_token(endpoint: SoapEndpoint) -> UsernameToken | None:
 class SoapCall:
     """One receiver's service: its zeep client, bound to the configured port and address."""
 
-    def __init__(self, egress: Egress, endpoint: SoapEndpoint, address: str | None,
+    def __init__(self, egress: SystemEgress, endpoint: SoapEndpoint, address: str | None,
                  timeout: float) -> None:
         wsdl = endpoint.wsdl
         if urlsplit(wsdl).scheme in ("", "file"):
@@ -287,8 +297,8 @@ class SoapPushAdapter:
                 f"system {system_id}: the SOAP password variable {endpoint.password_env} "
                 "(receive.soap.password_env) is not set", code="soap_credentials_missing")
 
-    def _call(self, receive: Receive) -> SoapCall:
-        """The cached client for an endpoint; the WSDL is fetched once.
+    def _call(self, system_id: str, receive: Receive) -> SoapCall:
+        """The cached client for a system's endpoint; the WSDL is fetched once.
 
         Raises TransientError when the WSDL cannot be fetched now, DeliveryRejected when it
         does not describe what the configuration names.
@@ -297,7 +307,7 @@ class SoapPushAdapter:
         if endpoint is None:
             raise DeliveryRejected("the system receives by SOAP but has no soap endpoint")
         timeout = receive.timeout_s or self._egress.default_timeout
-        key = (endpoint, receive.url, timeout)
+        key = (system_id, endpoint, receive.url, timeout)
         with self._lock:
             call = self._calls.get(key)
             if call is not None:
@@ -309,7 +319,8 @@ class SoapPushAdapter:
                 return call
             where = endpoint.wsdl
             try:
-                call = SoapCall(self._egress, endpoint, receive.url, timeout)
+                call = SoapCall(self._egress.for_system(system_id), endpoint, receive.url,
+                                timeout)
             except EgressTimeout as exc:
                 raise TransientError(f"timed out loading the WSDL {where}") from exc
             except EgressUnreachable as exc:
@@ -324,7 +335,7 @@ class SoapPushAdapter:
     def deliver(self, delivery: OutboundDelivery) -> DeliveryResult:
         """Call the receiver's operation once. Raises TransientError or DeliveryRejected."""
         endpoint = delivery.endpoint
-        call = self._call(endpoint)
+        call = self._call(delivery.system_id, endpoint)
         configured = endpoint.soap.operation if endpoint.soap else "SendDocument"
         operation = call.operation_for(delivery.kind, configured)
         args, kwargs = call.arguments(operation, delivery.payload, delivery.media_type)

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import ipaddress
 import os
+import re
 from contextvars import ContextVar
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 from pydantic_settings import (
     BaseSettings,
     PydanticBaseSettingsSource,
@@ -111,6 +113,80 @@ class Audit(BaseModel):
     syslog_facility: str = "local0"
 
 
+# addresses no configuration may declare internal: reaching them takes an origin that names
+# the address itself (the cloud metadata service lives in 169.254/16 and fd00:ec2::/32)
+_NEVER_INTERNAL = tuple(ipaddress.ip_network(n) for n in (
+    "0.0.0.0/8", "169.254.0.0/16", "224.0.0.0/4", "::/128", "fe80::/10", "ff00::/8"))
+
+
+class Egress(BaseModel):
+    """The single exit: how the hub reaches receivers (security/egress.py)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    # the province's own zone: plain HTTP is allowed there and connections go direct; an
+    # address in `internal_networks` may be private (a receiver's name may resolve to it)
+    internal_networks: list[str] = Field(default_factory=list)
+    internal_domains: list[str] = Field(default_factory=list)
+    # upstream proxy for everything outside the internal zone (http://host:port, tunnelled
+    # with CONNECT to the address the hub checked); None: external destinations go direct
+    proxy_url: str | None = None
+    # PEM bundle of the CAs receivers' certificates are verified against; None: certifi's
+    # Mozilla bundle (point this at /etc/ssl/certs/ca-certificates.crt for the OS store)
+    ca_bundle: Path | None = None
+    # client certificate for mutual TLS (both or neither); the key's passphrase, if any, is
+    # read from the environment variable named here
+    client_cert: Path | None = None
+    client_key: Path | None = None
+    client_key_password_env: str | None = Field(default=None, pattern=r"^[A-Z_][A-Z0-9_]*$")
+    # every timeout is always set; read and write use delivery.timeout_s (or the system's
+    # receive.timeout_s); name resolution is bounded by connect_timeout_s
+    connect_timeout_s: float = Field(default=10.0, gt=0)
+    pool_timeout_s: float = Field(default=10.0, gt=0)
+    max_connections: int = Field(default=100, ge=1)
+    max_keepalive_connections: int = Field(default=20, ge=0)
+    # an answer longer than this is refused (a receiver's reply is a receipt, a WSDL a few kB)
+    max_answer_bytes: int = Field(default=16 * 1024 * 1024, ge=1024)
+
+    @field_validator("internal_networks")
+    @classmethod
+    def _networks(cls, v: list[str]) -> list[str]:
+        for text in v:
+            try:
+                net = ipaddress.ip_network(text, strict=False)
+            except ValueError as exc:
+                raise ValueError(f"{text!r} is not a network (CIDR)") from exc
+            for never in _NEVER_INTERNAL:
+                if net.version == never.version and net.overlaps(never):  # type: ignore[arg-type]
+                    raise ValueError(f"{text} overlaps {never} (unspecified, link-local or "
+                                     "multicast), which is never an internal zone")
+        return v
+
+    @field_validator("internal_domains")
+    @classmethod
+    def _domains(cls, v: list[str]) -> list[str]:
+        out = []
+        for text in v:
+            name = text.strip().strip(".").lower()
+            if not re.fullmatch(r"[a-z0-9-]+(\.[a-z0-9-]+)*", name):
+                raise ValueError(f"{text!r} is not a domain name (write hue.gov.vn, no scheme)")
+            out.append(name)
+        return out
+
+    @field_validator("proxy_url")
+    @classmethod
+    def _proxy(cls, v: str | None) -> str | None:
+        if v is not None and not re.fullmatch(r"http://[^/?#\s]+/?", v):
+            raise ValueError("proxy_url must be http://[user:password@]host:port")
+        return v
+
+    @model_validator(mode="after")
+    def _client_pair(self) -> Egress:
+        if (self.client_cert is None) != (self.client_key is None):
+            raise ValueError("client_cert and client_key go together")
+        return self
+
+
 class Settings(BaseSettings):
     """Everything configurable, built once at start-up and passed down."""
 
@@ -135,6 +211,7 @@ class Settings(BaseSettings):
     validation: Validation = Field(default_factory=Validation)
     people: People = Field(default_factory=People)
     audit: Audit = Field(default_factory=Audit)
+    egress: Egress = Field(default_factory=Egress)
 
     @model_validator(mode="after")
     def _embedded_default(self) -> Settings:

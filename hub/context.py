@@ -17,6 +17,7 @@ from hub.delivery.worker import DeliveryWorker
 from hub.inbox import Inbox
 from hub.ingest.pipeline import Ingest
 from hub.metrics import Metrics
+from hub.outbound import build_egress
 from hub.refusals import RefusalLog
 from hub.store.db import Database
 from hub.store.migrate import upgrade
@@ -66,11 +67,10 @@ class HubContext:
         db = Database(settings.database_url)
         if migrate:
             upgrade(db.engine)
-        egress = Egress(
-            [s.receive.url or "" for s in directory.systems()]
-            + [s.receive.soap.wsdl for s in directory.systems() if s.receive.soap],
-            default_timeout=settings.delivery.timeout_s,
-        )
+        metrics = Metrics(db)
+        # refusals go to the audit chain through the ingest writer, built below
+        egress = build_egress(settings, directory, metrics,
+                              lambda events: ingest.writer.record(events))
         registry = adapters or AdapterRegistry(egress)
         try:
             registry.build(directory.systems())
@@ -88,7 +88,6 @@ class HubContext:
         )
         dispatcher.bind(deliverer.run)
         codecs = CodecRegistry(settings)
-        metrics = Metrics(db)
         deliverer.metrics = metrics
         ingest = Ingest(settings, directory, db, codecs, dispatcher, metrics)
         inbox = Inbox(settings, directory, db)

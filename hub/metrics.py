@@ -61,8 +61,23 @@ class Metrics:
         self.deliveries = Counter("lienthong_delivery_attempts_total",
                                   "Delivery attempts by outcome", ["adapter", "outcome"],
                                   registry=self.registry)
+        self.egress_calls = Counter(
+            "lienthong_egress_requests_total",
+            "Outbound requests by destination origin and outcome (2xx..5xx, timeout, "
+            "unreachable, too_large, or the refusal's code)", ["destination", "outcome"],
+            registry=self.registry)
+        self.egress_seconds = Histogram(
+            "lienthong_egress_seconds", "Time of outbound requests that reached the network",
+            ["destination"], buckets=(0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60),
+            registry=self.registry)
         if db is not None:
             self.registry.register(DatabaseGauges(db))
+
+    def egress_call(self, destination: str, outcome: str, seconds: float | None) -> None:
+        """What the egress gateway reports of each call (security/egress.py: Observer)."""
+        self.egress_calls.labels(destination, outcome).inc()
+        if seconds is not None:
+            self.egress_seconds.labels(destination).observe(seconds)
 
     def render(self) -> bytes:
         return generate_latest(self.registry)

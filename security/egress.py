@@ -1,29 +1,71 @@
-"""The egress gateway: the one way adapters reach anything outside the hub.
+"""The egress gateway: the hub's single exit, the one way adapters reach anything outside.
 
-Every outbound HTTP request goes through one client whose destinations are checked against
-an allowlist built from the directory (and configuration), never proxied by environment
-variables, and logged by host.
+An adapter asks for the scope of the delivery's system (`egress.for_system(system_id)`) and
+sends through it; the gateway lets a request out only to an origin registered for that
+system (its `receive.url`, its `receive.soap.wsdl`), resolves the name once, refuses
+special addresses a name points at, keeps plain HTTP inside the internal zone, connects to
+exactly the address it checked (through the upstream proxy when external), never follows
+a redirect, and bounds every step with a timeout. Every refusal is reported to `on_denied`
+(the hub writes it to the audit chain as `egress.denied`) and every call to `observe`
+(the hub's metrics). Policy in security/egress_policy.py, connections in
+security/egress_net.py.
+
+    EgressDenied (PermanentError)      the destination is not allowed; `code` says why:
+        egress_not_registered              not one of the system's registered origins
+        egress_other_system                registered, but for another system
+        egress_address_blocked             a loopback/private/link-local/... address
+        egress_plain_http                  plain HTTP outside the internal zone
+        egress_redirect                    the destination answered with a redirect
+    EgressAnswerTooLarge (PermanentError)  the answer is over egress.max_answer_bytes
+    EgressTimeout (TransientError)     no answer (or no name resolution) in time
+    EgressUnreachable (TransientError) no connection, a broken one, a failed TLS handshake
+                                       (`egress_tls_failed`) or a proxy that refused
 """
 
 from __future__ import annotations
 
+import concurrent.futures
 import logging
-import threading
-from collections.abc import Iterable, Mapping
+import os
+import ssl
+import time
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass
 from typing import Any, Protocol
-from urllib.parse import urlsplit
 
+import httpcore
 import httpx
 
-from core.errors import PermanentError, TransientError
+from core.errors import HubError, PermanentError, TransientError
+from core.settings import Egress as EgressSettings
+from routing.directory import System
+from security.egress_net import (
+    Answer,
+    AnswerTooLarge,
+    Pin,
+    PinnedPool,
+    Proxy,
+    Resolver,
+    SystemResolver,
+    tls_context,
+)
+from security.egress_policy import Origin, Policy, Refusal, Route, Zone, ip_literal
 
 log = logging.getLogger(__name__)
+
+USER_AGENT = "lienthong-egress/1"
 
 
 class EgressDenied(PermanentError):
     http_status = 502
     code = "egress_denied"
     title = "Destination not allowed"
+
+
+class EgressAnswerTooLarge(PermanentError):
+    http_status = 502
+    code = "egress_answer_too_large"
+    title = "The destination's answer is too large"
 
 
 class EgressTimeout(TransientError):
@@ -52,43 +94,55 @@ class EgressResponse(Protocol):
     def headers(self) -> Mapping[str, str]: ...
 
 
+@dataclass(frozen=True)
+class EgressRefusal:
+    """One refused attempt, for the audit chain: never a payload, a query string or a key."""
+
+    system: str
+    destination: str
+    code: str
+    reason: str
+
+    def as_detail(self) -> dict[str, str]:
+        return {"system": self.system, "destination": self.destination, "code": self.code,
+                "reason": self.reason}
+
+
+# (destination origin or "unregistered", outcome, seconds on the network or None)
+Observer = Callable[[str, str, float | None], None]
+OnDenied = Callable[[EgressRefusal], None]
+
+
 def origin(url: str) -> str:
-    parts = urlsplit(url)
-    port = parts.port or (443 if parts.scheme == "https" else 80)
-    return f"{parts.scheme}://{(parts.hostname or '').lower()}:{port}"
+    """scheme://host:port of a URL (the port explicit). Raises ValueError for a non-URL."""
+    return str(Origin.of(url))
 
 
-class Egress:
-    """Owns the outbound HTTP client and the list of places it may go."""
+def registered_destinations(systems: Iterable[System]) -> dict[str, list[str]]:
+    """Each push system's registered destinations: `receive.url` (for SOAP, the service
+    address overriding the WSDL's) and `receive.soap.wsdl` when it is an http(s) URL."""
+    out: dict[str, list[str]] = {}
+    for system in systems:
+        receive = system.receive
+        if receive.mode != "push":
+            continue
+        urls = [receive.url] if receive.url else []
+        if receive.soap is not None:
+            urls.append(receive.soap.wsdl)
+        out[system.id] = [u for u in urls if u.lower().startswith(("http://", "https://"))]
+    return out
 
-    def __init__(self, allowed_urls: Iterable[str], default_timeout: float = 30.0) -> None:
-        self.allowed = {origin(u) for u in allowed_urls if u}
-        self.default_timeout = default_timeout
-        self._client: httpx.Client | None = None
-        self._lock = threading.Lock()
 
-    def allow(self, url: str) -> None:
-        self.allowed.add(origin(url))
+class SystemEgress:
+    """The gateway as one system's deliveries see it: only that system's destinations."""
 
-    def _check(self, request: httpx.Request) -> None:
-        target = origin(str(request.url))
-        if target not in self.allowed:
-            raise EgressDenied(f"egress to {target} is not allowed")
+    def __init__(self, gateway: Egress, system_id: str) -> None:
+        self._gateway = gateway
+        self.system_id = system_id
 
-    def http_client(self) -> httpx.Client:
-        """The shared, pooled client (thread-safe). Raises EgressDenied on a request to a
-        destination outside the allowlist."""
-        if self._client is None:
-            with self._lock:
-                if self._client is None:
-                    self._client = httpx.Client(
-                        trust_env=False,
-                        follow_redirects=False,
-                        timeout=self.default_timeout,
-                        limits=httpx.Limits(max_connections=100, max_keepalive_connections=20),
-                        event_hooks={"request": [self._check]},
-                    )
-        return self._client
+    @property
+    def default_timeout(self) -> float:
+        return self._gateway.default_timeout
 
     def request(
         self,
@@ -100,20 +154,13 @@ class Egress:
         headers: Mapping[str, str] | None = None,
         timeout: float | None = None,
     ) -> EgressResponse:
-        """One request through the gateway; adapters never hold a client of their own.
+        """One request to one of this system's destinations.
 
-        Raises EgressDenied for a destination outside the allowlist, EgressTimeout when
-        the destination does not answer in time, EgressUnreachable when the connection
-        cannot be made or breaks.
+        Raises EgressDenied (its code says why), EgressAnswerTooLarge, EgressTimeout,
+        EgressUnreachable.
         """
-        kwargs: dict[str, Any] = {"content": content, "params": params, "headers": headers,
-                                  "timeout": timeout or self.default_timeout}
-        try:
-            return self.http_client().request(method, url, **kwargs)
-        except httpx.TimeoutException as exc:
-            raise EgressTimeout(f"timed out: {method} {url}") from exc
-        except httpx.TransportError as exc:
-            raise EgressUnreachable(f"cannot reach {url}: {type(exc).__name__}") from exc
+        return self._gateway.send(self.system_id, method, url, content=content, params=params,
+                                  headers=headers, timeout=timeout)
 
     def get(self, url: str, **kwargs: Any) -> EgressResponse:
         """A GET through the gateway; raises what `request` raises."""
@@ -123,7 +170,174 @@ class Egress:
         """A POST through the gateway; raises what `request` raises."""
         return self.request("POST", url, **kwargs)
 
+
+class Egress:
+    """Owns the outbound connection pool and each system's list of places it may go."""
+
+    def __init__(
+        self,
+        destinations: Mapping[str, Iterable[str]] | None = None,
+        settings: EgressSettings | None = None,
+        *,
+        default_timeout: float = 30.0,
+        resolver: Resolver | None = None,
+        observe: Observer | None = None,
+        on_denied: OnDenied | None = None,
+    ) -> None:
+        """Raises HubError (`egress_misconfigured`) when the CA bundle, the client
+        certificate or the proxy cannot be used."""
+        self.settings = settings or EgressSettings()
+        self.default_timeout = default_timeout
+        self.policy = Policy(destinations or {}, Zone(self.settings.internal_networks,
+                                                      self.settings.internal_domains))
+        self._own_resolver = resolver is None
+        self._resolver: Resolver = resolver or SystemResolver(self.settings.connect_timeout_s)
+        self._observe = observe
+        self._on_denied = on_denied
+        s = self.settings
+        try:
+            password = os.environ.get(s.client_key_password_env) \
+                if s.client_key_password_env else None
+            context = tls_context(s.ca_bundle, s.client_cert, s.client_key, password)
+            proxy = Proxy.parse(s.proxy_url) if s.proxy_url else None
+        except (OSError, ssl.SSLError, ValueError, httpx.InvalidURL) as exc:
+            raise HubError(f"egress: {exc}", code="egress_misconfigured") from exc
+        self.proxy = proxy
+        self._pool = PinnedPool(context, proxy, max_connections=s.max_connections,
+                                max_keepalive=s.max_keepalive_connections)
+
+    def for_system(self, system_id: str) -> SystemEgress:
+        """The scope an adapter sends one system's deliveries through."""
+        return SystemEgress(self, system_id)
+
+    def send(
+        self,
+        system_id: str,
+        method: str,
+        url: str,
+        *,
+        content: bytes | str | None = None,
+        params: Mapping[str, str] | None = None,
+        headers: Mapping[str, str] | None = None,
+        timeout: float | None = None,
+    ) -> EgressResponse:
+        """One request on behalf of `system_id`; see SystemEgress.request."""
+        try:
+            request = httpx.Request(method, url, params=params,
+                                    headers={"User-Agent": USER_AGENT, **(headers or {})},
+                                    content=content)
+            target = Origin.of(request.url)
+        except (httpx.InvalidURL, ValueError) as exc:
+            raise self._refuse(system_id, str(url)[:200], "unregistered", Refusal(
+                "egress_not_registered", f"system {system_id} may not reach {url!r}: not an "
+                f"absolute http(s) URL ({exc})", f"{url!r} không phải địa chỉ http(s)")) from exc
+        label = str(target) if self.policy.registered(target) else "unregistered"
+        where = f"{target}{request.url.path}"
+        refusal = self.policy.admit(system_id, target)
+        if refusal is not None:
+            raise self._refuse(system_id, where, label, refusal)
+        started = time.monotonic()
+        addresses = self._resolve(target, label, started)
+        route = self.policy.vet(system_id, target, addresses)
+        if isinstance(route, Refusal):
+            raise self._refuse(system_id, where, label, route)
+        answer = self._exchange(request, route, label, where, timeout or self.default_timeout)
+        elapsed = time.monotonic() - started
+        if 300 <= answer.status < 400:
+            location = dict((k.lower(), v) for k, v in answer.headers).get(b"location", b"")
+            raise self._refuse(system_id, where, label, _redirect(
+                system_id, target, answer.status, location.decode("latin-1")), elapsed)
+        self._observed(label, f"{answer.status // 100}xx", elapsed)
+        return httpx.Response(answer.status, headers=answer.headers, content=answer.content,
+                              request=request)
+
+    def _resolve(self, target: Origin, label: str, started: float) -> list[str]:
+        if ip_literal(target.host) is not None:
+            return [target.host]
+        try:
+            return list(self._resolver(target.host, target.port))
+        except HubError:
+            raise
+        except (TimeoutError, concurrent.futures.TimeoutError) as exc:
+            self._observed(label, "timeout", time.monotonic() - started)
+            raise EgressTimeout(f"resolving {target.host} timed out") from exc
+        except Exception as exc:  # noqa: BLE001 - any resolver failure: try again later
+            self._observed(label, "unreachable", time.monotonic() - started)
+            raise EgressUnreachable(f"cannot resolve {target.host}: {exc}") from exc
+
+    def _exchange(self, request: httpx.Request, route: Route, label: str, where: str,
+                  timeout: float) -> Answer:
+        s = self.settings
+        timeouts = {"connect": min(s.connect_timeout_s, timeout), "read": timeout,
+                    "write": timeout, "pool": s.pool_timeout_s}
+        pin = Pin(route.origin.host, route.origin.port, route.addresses,
+                  via_proxy=self.proxy is not None and not route.internal)
+        started = time.monotonic()
+        try:
+            return self._pool.exchange(request, pin, timeouts, s.max_answer_bytes)
+        except httpcore.TimeoutException as exc:
+            self._observed(label, "timeout", time.monotonic() - started)
+            raise EgressTimeout(f"timed out: {request.method} {where}") from exc
+        except AnswerTooLarge as exc:
+            self._observed(label, "too_large", time.monotonic() - started)
+            raise EgressAnswerTooLarge(f"{where}: {exc}") from exc
+        except (httpcore.NetworkError, httpcore.ProtocolError, httpcore.ProxyError,
+                httpcore.UnsupportedProtocol, OSError) as exc:
+            self._observed(label, "unreachable", time.monotonic() - started)
+            if _tls_failure(exc):
+                raise EgressUnreachable(f"TLS with {where} failed: {exc}",
+                                        code="egress_tls_failed") from exc
+            via = " through the proxy" if pin.via_proxy else ""
+            raise EgressUnreachable(f"cannot reach {where}{via}: {type(exc).__name__}: "
+                                    f"{exc}"[:500]) from exc
+
+    def _refuse(self, system_id: str, where: str, label: str, refusal: Refusal,
+                seconds: float | None = None) -> EgressDenied:
+        """Report a refusal (log, metrics, audit) and return the error to raise."""
+        log.warning("egress refused for system %s to %s: %s", system_id, where, refusal.code)
+        self._observed(label, refusal.code, seconds)
+        if self._on_denied is not None:
+            try:
+                self._on_denied(EgressRefusal(system_id, where, refusal.code, refusal.reason))
+            except Exception:  # noqa: BLE001 - the refusal stands even if its record fails
+                log.warning("egress refusal for system %s could not be audited", system_id,
+                            exc_info=True)
+        return EgressDenied(refusal.reason, code=refusal.code, detail_vi=refusal.reason_vi)
+
+    def _observed(self, label: str, outcome: str, seconds: float | None) -> None:
+        if self._observe is not None:
+            try:
+                self._observe(label, outcome, seconds)
+            except Exception:  # noqa: BLE001 - metrics never break a delivery
+                log.debug("egress metrics failed", exc_info=True)
+
     def close(self) -> None:
-        if self._client is not None:
-            self._client.close()
-            self._client = None
+        self._pool.close()
+        if self._own_resolver and isinstance(self._resolver, SystemResolver):
+            self._resolver.close()
+
+
+def _tls_failure(exc: BaseException) -> bool:
+    """Whether a connection error comes from the TLS handshake (httpcore wraps the ssl error
+    as the argument, the cause or the context, depending on where it happened)."""
+    seen: BaseException | None = exc
+    for _ in range(5):
+        if seen is None:
+            return False
+        if isinstance(seen, ssl.SSLError) or any(isinstance(a, ssl.SSLError) for a in seen.args):
+            return True
+        seen = seen.__cause__ or seen.__context__
+    return False
+
+
+def _redirect(system_id: str, target: Origin, status: int, location: str) -> Refusal:
+    try:
+        elsewhere = str(Origin.of(httpx.URL(str(target)).join(location))) if location else "?"
+    except (ValueError, httpx.InvalidURL):
+        elsewhere = "?"
+    return Refusal(
+        "egress_redirect",
+        f"{target} answered HTTP {status}, a redirect to {elsewhere}; the hub follows no "
+        f"redirect: correct system {system_id}'s address in the directory",
+        f"{target} trả lời HTTP {status}, chuyển hướng tới {elsewhere}; trục không đi theo "
+        f"chuyển hướng: cần sửa địa chỉ của hệ thống {system_id} trong danh bạ")

@@ -9,7 +9,7 @@ import pytest
 from adapters.base import Adapter
 from adapters.rest_push import RestPushAdapter
 from adapters.soap_push import SoapPushAdapter
-from adapters.testing import ACCEPT, BUSY, REFUSE, UNREACHABLE, AdapterContract
+from adapters.testing import ACCEPT, BUSY, REFUSE, SYSTEM, UNREACHABLE, AdapterContract
 from routing.directory import Receive, SoapEndpoint
 from security.egress import Egress
 from tests.legacy_soap import LegacyService, run_legacy_service
@@ -75,7 +75,7 @@ def test_soap_push_sends_ws_security_credentials_from_the_environment(
             wsdl=service.wsdl, operation="NhanVanBan", username="lgsp-hue",
             password_env="QLVB_HUONG_THUY_PASSWORD"))
         contract = TestSoapPush()
-        egress = Egress([service.url])
+        egress = Egress({SYSTEM: [service.url]})
         adapter = SoapPushAdapter(egress)
         try:
             adapter.deliver(contract.outbound(endpoint))

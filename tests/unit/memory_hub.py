@@ -33,7 +33,7 @@ def memory_hub(tmp_path: Path, adapter: MemoryAdapter, **delivery: Any) -> HubCo
             {"id": "so", "organizations": [RECIPIENT],
              "receive": {"mode": "push", "adapter": "memory", "url": "http://so.invalid/in"}},
         ]})
-    registry = AdapterRegistry(Egress([]), factories={})
+    registry = AdapterRegistry(Egress(), factories={})
     registry.register("memory", adapter)
     settings = Settings(database_url=f"sqlite:///{tmp_path / 'hub.db'}", embedded_worker=False,
                         delivery={"min_backoff_ms": 1, "max_backoff_ms": 2, "worker_threads": 2,

@@ -38,7 +38,7 @@ def test_a_factory_that_raises_stops_start_up_naming_adapter_and_system(tmp_path
     def broken(egress: Egress) -> Adapter:
         raise RuntimeError("the client certificate /etc/lgsp/vdxp.pem is unreadable")
 
-    registry = AdapterRegistry(Egress([]), factories={"vdxp": broken})
+    registry = AdapterRegistry(Egress(), factories={"vdxp": broken})
     with pytest.raises(HubError) as info:
         build(tmp_path, directory({"mode": "push", "adapter": "vdxp",
                                    "url": "https://vdxp.invalid/in"}), registry)
@@ -97,7 +97,7 @@ def test_a_check_that_crashes_stops_start_up(tmp_path: Path) -> None:
         def check(self, system_id: str, receive: Any) -> None:
             raise KeyError("timeout_s")
 
-    registry = AdapterRegistry(Egress([]), factories={})
+    registry = AdapterRegistry(Egress(), factories={})
     registry.register("fussy", Fussy())
     with pytest.raises(HubError) as info:
         build(tmp_path, directory({"mode": "push", "adapter": "fussy",
@@ -113,7 +113,7 @@ def test_adapters_are_built_once_at_start_up_and_only_looked_up_later(tmp_path: 
         built.append(MemoryAdapter())
         return built[-1]
 
-    registry = AdapterRegistry(Egress([]), factories={"memory": factory, "unused": factory})
+    registry = AdapterRegistry(Egress(), factories={"memory": factory, "unused": factory})
     ctx = build(tmp_path, directory({"mode": "push", "adapter": "memory",
                                      "url": "http://a.invalid/in"},
                                     {"mode": "push", "adapter": "memory",

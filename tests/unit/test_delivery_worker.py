@@ -27,7 +27,7 @@ def hub(tmp_path: Path, adapter: MemoryAdapter, max_attempts: int = 3) -> HubCon
             {"id": "so", "organizations": [RECIPIENT],
              "receive": {"mode": "push", "adapter": "memory", "url": "http://so.invalid/in"}},
         ]})
-    registry = AdapterRegistry(Egress([]), factories={})
+    registry = AdapterRegistry(Egress(), factories={})
     registry.register("memory", adapter)
     settings = Settings(database_url=f"sqlite:///{tmp_path / 'hub.db'}", embedded_worker=False,
                         delivery={"max_attempts": max_attempts, "min_backoff_ms": 1,

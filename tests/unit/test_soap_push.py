@@ -18,7 +18,7 @@ HUB_WSDL = Path(__file__).resolve().parents[2] / "schemas" / "wsdl" / "lienthong
 
 
 def call(wsdl: str | Path, **endpoint: str) -> SoapCall:
-    return SoapCall(Egress([]), SoapEndpoint(wsdl=str(wsdl), **endpoint),
+    return SoapCall(Egress().for_system("legacy"), SoapEndpoint(wsdl=str(wsdl), **endpoint),
                     "http://127.0.0.1:9/soap", 5.0)
 
 
