@@ -59,6 +59,29 @@ class Validation(BaseModel):
     attachment_base64: Literal["strict", "warn"] = "strict"
 
 
+SignaturePolicy = Literal["required", "if-present", "off"]
+
+
+class Signatures(BaseModel):
+    """Package signatures: the policy for systems that set none, and what is trusted.
+
+    `if-present` by default: most connected systems do not sign yet, so an unsigned
+    package (or one carrying only a placeholder Signature block) is accepted and recorded
+    as unsigned, while a real signature is always verified in full. Set `required` here,
+    or per system in the directory, once the senders sign.
+    """
+
+    default_policy: SignaturePolicy = "if-present"
+    # PEM or DER certificates: files, or folders read whole (*.pem, *.crt, *.cer, *.der)
+    trust_anchors: list[Path] = Field(default_factory=list)
+    # CRLs (PEM or DER): files, or folders; re-read when a file changes
+    crls: list[Path] = Field(default_factory=list)
+    # a certificate whose issuer publishes no CRL here is refused (certificate_revocation_unknown)
+    require_crl: bool = False
+    # seconds between checks of the CRL files' modification times
+    crl_check_interval_s: float = 5.0
+
+
 class Settings(BaseSettings):
     """Everything configurable, built once at start-up and passed down."""
 
@@ -80,6 +103,7 @@ class Settings(BaseSettings):
     limits: Limits = Field(default_factory=Limits)
     delivery: Delivery = Field(default_factory=Delivery)
     validation: Validation = Field(default_factory=Validation)
+    signatures: Signatures = Field(default_factory=Signatures)
 
     @model_validator(mode="after")
     def _embedded_default(self) -> Settings:

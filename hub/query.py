@@ -116,5 +116,6 @@ def message_view(db: Database, settings: Settings, system: System | None,
                 for s in statuses
             ],
             "warnings": message.meta.get("warnings", []),
+            "signature": message.meta.get("signature"),
             "trace": package_trace + hub_trace,
         }

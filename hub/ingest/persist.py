@@ -102,7 +102,8 @@ def build_rows(sub: Submission, directory: Directory) -> Rows:
                                "business_doc_type": env.business_doc_type,
                                "status_code": env.status_code, "sha256": digest,
                                "size": len(sub.raw),
-                               "warnings": [w.as_dict() for w in env.warnings]}),
+                               "warnings": [w.as_dict() for w in env.warnings],
+                               "signature": env.signature}),
         audit.PendingEvent("message.routed", actor="hub", message_id=message_id,
                            detail={"deliveries": routed}),
     ]
