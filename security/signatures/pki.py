@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Literal
 
 from cryptography import x509
+from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec, ed448, ed25519, rsa
 from cryptography.x509 import verification
 
@@ -31,6 +32,8 @@ log = logging.getLogger(__name__)
 CERT_SUFFIXES = frozenset({".pem", ".crt", ".cer", ".der"})
 CRL_SUFFIXES = frozenset({".crl", ".pem", ".der"})
 MIN_RSA_BITS = 2048
+_CHAIN_CACHE = 1024
+_CHAIN_TTL = dt.timedelta(minutes=10)
 EC_CURVES = frozenset({"secp256r1", "secp384r1", "secp521r1"})
 
 
@@ -99,6 +102,9 @@ class CrlCache:
         self._lock = threading.Lock()
         self._seen: dict[Path, tuple[int, int]] = {}
         self._by_file: dict[Path, list[x509.CertificateRevocationList]] = {}
+        # issuer certificate (DER) -> its CRLs, found once per load: matching names and
+        # checking CRL signatures on every message would cost more than the rest
+        self._matched: dict[bytes, list[x509.CertificateRevocationList]] = {}
         self._checked = 0.0
         self.refresh(force=True)
 
@@ -116,6 +122,7 @@ class CrlCache:
                 return
             self._checked = now
             present = set()
+            changed = False
             for path in _files(self.paths, CRL_SUFFIXES) if self.paths else []:
                 present.add(path)
                 stat = path.stat()
@@ -130,20 +137,27 @@ class CrlCache:
                     log.error("keeping the previous CRLs of %s: %s", path, exc)
                     continue
                 self._seen[path] = stamp
+                changed = True
                 log.info("loaded %d CRL(s) from %s", len(self._by_file[path]), path)
             for gone in set(self._by_file) - present:
                 del self._by_file[gone]
                 self._seen.pop(gone, None)
+                changed = True
+            if changed:
+                self._matched = {}
 
     def for_issuer(self, issuer: x509.Certificate) -> list[x509.CertificateRevocationList]:
         """The CRLs issued (and signed) by `issuer`."""
         self.refresh()
-        out = []
-        for crls in list(self._by_file.values()):
-            for crl in crls:
-                if crl.issuer == issuer.subject and _crl_signed_by(crl, issuer):
-                    out.append(crl)
-        return out
+        key = issuer.public_bytes(serialization.Encoding.DER)
+        matched = self._matched
+        found = matched.get(key)
+        if found is None:
+            subject = issuer.subject
+            found = [crl for crls in list(self._by_file.values()) for crl in crls
+                     if crl.issuer == subject and _crl_signed_by(crl, issuer)]
+            matched[key] = found
+        return found
 
 
 def _crl_signed_by(crl: x509.CertificateRevocationList, issuer: x509.Certificate) -> bool:
@@ -163,6 +177,10 @@ class TrustStore:
         self.crls = crls or CrlCache(())
         self.require_crl = require_crl
         self._store = verification.Store(list(self.anchors)) if self.anchors else None
+        # chains already built: (leaf + intermediates, DER) -> (chain, valid until); the
+        # anchors do not change while the hub runs, and revocation is checked every time
+        self._chains: dict[tuple[bytes, ...], tuple[tuple[x509.Certificate, ...],
+                                                     dt.datetime, dt.datetime]] = {}
 
     @classmethod
     def from_paths(cls, anchors: Sequence[Path], crls: Sequence[Path] = (),
@@ -185,6 +203,11 @@ class TrustStore:
         if self._store is None:
             raise refuse("certificate_untrusted", "no trust anchors are configured",
                          "chưa cấu hình tổ chức chứng thực tin cậy")
+        key = tuple(c.public_bytes(serialization.Encoding.DER)
+                    for c in (leaf, *intermediates))
+        cached = self._chains.get(key)
+        if cached is not None and cached[1] <= at <= cached[2]:
+            return ValidChain(cached[0], self._check_revocation(cached[0], at))
         builder = (
             verification.PolicyBuilder()
             .store(self._store)
@@ -202,7 +225,12 @@ class TrustStore:
             raise refuse("certificate_untrusted", f"issuer {leaf.issuer.rfc4514_string()}; "
                          f"{_reason(exc)}") from exc
         chain = tuple(built.chain)
-        return ValidChain(chain, self._check_revocation(chain, at))
+        revocation = self._check_revocation(chain, at)
+        if len(self._chains) >= _CHAIN_CACHE:
+            self._chains.clear()
+        self._chains[key] = (chain, max(c.not_valid_before_utc for c in chain),
+                             min(min(c.not_valid_after_utc for c in chain), at + _CHAIN_TTL))
+        return ValidChain(chain, revocation)
 
     def _check_revocation(self, chain: Sequence[x509.Certificate],
                           at: dt.datetime) -> Literal["crl", "no_crl"]:

@@ -30,6 +30,7 @@ from security.signatures.verdict import Signer, Verdict
 log = logging.getLogger(__name__)
 
 _ELIDE = frozenset({"ContentTransferEncoded"})
+_DS_BYTES = xmldsig.DS.encode()
 
 
 class SignatureVerifier:
@@ -73,14 +74,26 @@ class SignatureVerifier:
             max_attributes=self.limits.max_xml_attributes,
             max_bytes=self.limits.max_body_bytes, known_prefixes=KNOWN_PREFIXES, elide=elide)
 
+    def _survey(self, raw: bytes) -> tuple[ParsedXml, xmldsig.Survey]:
+        # the XML-DSig namespace written out: most likely signed, so the whole tree is read
+        # at once; otherwise large text is kept out until a signature turns up after all
+        if _DS_BYTES in raw:
+            try:
+                parsed = self._parse(raw, frozenset())
+                return parsed, xmldsig.survey(parsed.root)
+            except PayloadTooLarge as exc:
+                if exc.code != "xml_text_too_large":
+                    raise
+        parsed = self._parse(raw, _ELIDE)
+        return parsed, xmldsig.survey(parsed.root)
+
     def _edxml(self, raw: bytes, policy: Policy, sender_ids: tuple[str, ...],
                at: dt.datetime) -> Verdict:
         # a tag name cannot be written with character references: no "Signature" in the
         # bytes means no signature element in the document
         if b"Signature" not in raw:
             return self._unsigned(policy, ())
-        parsed = self._parse(raw, _ELIDE)
-        found = xmldsig.survey(parsed.root)
+        parsed, found = self._survey(raw)
         if not found.signatures:
             return self._unsigned(policy, found.placeholders)
         all_ds = list(parsed.root.iter(xmldsig.q("Signature")))

@@ -30,6 +30,7 @@ import binascii
 import hashlib
 from collections.abc import Iterator
 from dataclasses import dataclass
+from functools import lru_cache
 
 import xmlsec
 from cryptography import x509
@@ -390,9 +391,10 @@ def _certificates(key_info: etree._Element | None, signature: etree._Element
         except (binascii.Error, ValueError) as exc:
             raise refuse("certificate_malformed", str(exc), str(exc),
                          path=element_path(text)) from exc
-    leaves = [c for c in certs
-              if not any(o is not c and o.issuer == c.subject and o.subject != c.subject
-                         for o in certs)]
+    names = [(c.subject, c.issuer) for c in certs]
+    leaves = [c for c, (subject, _) in zip(certs, names, strict=True)
+              if not any(o is not c and issuer == subject and o_subject != subject
+                         for o, (o_subject, issuer) in zip(certs, names, strict=True))]
     if len(leaves) != 1:
         raise _malformed(signature, f"X509Data holds {len(leaves)} end-entity certificates "
                          "(one signer expected)",
@@ -438,8 +440,7 @@ def verify_value(root: etree._Element, checked: Checked) -> None:
     signing, signature_invalid when the value does not verify with that key.
     """
     ctx = xmlsec.SignatureContext()
-    ctx.key = xmlsec.Key.from_memory(checked.leaf.public_bytes(serialization.Encoding.DER),
-                                     xmlsec.constants.KeyDataFormatCertDer)
+    ctx.key = _key(checked.leaf.public_bytes(serialization.Encoding.DER))
     for holder in checked.id_holders:
         xmlsec.tree.add_ids(holder, list(_ID_ATTRIBUTES))
     try:
@@ -454,6 +455,12 @@ def verify_value(root: etree._Element, checked: Checked) -> None:
                      f"{checked.leaf.subject.rfc4514_string()}",
                      f"giá trị {checked.algorithm.name} không khớp khóa của "
                      f"{checked.leaf.subject.rfc4514_string()}") from exc
+
+
+@lru_cache(maxsize=256)
+def _key(der: bytes) -> xmlsec.Key:
+    """The xmlsec key of a certificate (each context takes its own copy of it)."""
+    return xmlsec.Key.from_memory(der, xmlsec.constants.KeyDataFormatCertDer)
 
 
 def package_digest(root: etree._Element, checked: Checked) -> bytes:

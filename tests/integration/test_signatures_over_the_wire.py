@@ -242,3 +242,21 @@ def test_trust_anchor_paths_must_exist(tmp_path: Path) -> None:
     settings = Settings(signatures={"trust_anchors": [tmp_path / "missing"]})
     with pytest.raises(TrustStoreError):
         SignatureVerifier(settings.signatures, settings.limits)
+
+
+@pytest.mark.parametrize("c14n_name", ["exc", "inc"])
+def test_signed_package_inline_in_soap(hub: LiveHub, pki: Pki, c14n_name: str) -> None:
+    """Inline, the hub stores the element re-serialised: C14N-based signatures survive."""
+    from tests.soap_support import envelope, headers, security
+
+    signed = sign_edxml(unique(corpus("edoc_new.edxml")), pki.leaf("rsa"),
+                        method="rsa-pss-sha256", c14n_name=c14n_name)
+    inline = signed.split(b"?>", 1)[1].decode("utf-8")
+    r = httpx.post(f"{hub.url}/soap", timeout=60,
+                   content=envelope(f"<lt:SendDocument>{inline}</lt:SendDocument>",
+                                    security("h13", CORPUS_KEYS["h13"])),
+                   headers=headers("1.2", "SendDocument"))
+    assert r.status_code == 200, r.text[:2000]
+    assert b"<lt:Status>accepted</lt:Status>" in r.content
+    message_id = r.content.split(b"<lt:MessageId>")[1].split(b"<")[0].decode()
+    assert shown(hub, "h13", message_id)["signature"]["status"] == "verified"

@@ -501,3 +501,37 @@ def test_ds_namespace_is_what_makes_a_signature(pki: Pki) -> None:
     sig = ds_signature(parse(signed))
     assert sig.tag == f"{{{DS}}}Signature"
     assert len(sig.findall(f".//{q('X509Certificate')}")) == 2
+
+
+def _inflate(raw: bytes, size: int) -> bytes:
+    """The package with its attachment grown to `size` bytes of base64 text."""
+    start = raw.index(b"<edXML:ContentTransferEncoded")
+    start = raw.index(b">", start) + 1
+    end = raw.index(b"</edXML:ContentTransferEncoded>", start)
+    return raw[:start] + b"QUJD" * (size // 4) + raw[end:]
+
+
+def test_a_text_node_over_10_mb_cannot_be_verified_but_can_be_carried_unsigned(
+        verifier: SignatureVerifier, pki: Pki) -> None:
+    big = 11 * 1024 * 1024
+    signed = _inflate(sign_edxml(RAW, pki.leaf("rsa")), big)
+    assert refused(verifier, signed).code == "signature_package_too_large"
+    # the SDK placeholder of edoc.edxml is in the xmldsig namespace: still carried unsigned
+    placeholder = corpus("edoc.edxml").replace(b"${__StringFromFile(test.txt,,,)}",
+                                               b"QUJD" * (big // 4))
+    verdict = check(verifier, placeholder, mode="if-present")
+    assert verdict.status == "unsigned" and verdict.warnings
+
+
+def test_cdata_in_signed_text_is_read_whole(verifier: SignatureVerifier, pki: Pki) -> None:
+    from core.model import Kind
+    from core.settings import Settings
+    from schemas.edxml_codec import EdxmlCodec
+
+    signed = sign_edxml(RAW, pki.leaf("rsa"))
+    subject = "V/v kết nối, liên thông phần mềm quản lý văn bản"
+    split = subject[:8] + "]]><![CDATA[" + subject[8:]
+    cdata = signed.replace(f">{subject}<".encode(), f"><![CDATA[{split}]]><".encode())
+    assert cdata != signed
+    assert check(verifier, cdata).signed  # C14N reads CDATA as the text it holds
+    assert EdxmlCodec(Settings()).read(cdata, Kind.DOCUMENT).subject == subject
