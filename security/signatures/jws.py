@@ -31,7 +31,6 @@ from joserfc import jws as joserfc_jws
 from joserfc.errors import JoseError
 from joserfc.jwk import ECKey, RSAKey
 
-from core.errors import SignatureRefused
 from security.signatures.algorithms import BY_JWS_ALG, Algorithm
 from security.signatures.policy import Policy
 from security.signatures.refusals import refuse
@@ -55,26 +54,34 @@ class Parsed:
     signing_time: str | None
 
 
-def loads_strict(raw: bytes) -> Any:
-    """JSON with duplicate member names refused (a signed value must read one way only).
+def loads_strict(raw: bytes) -> tuple[Any, list[str]]:
+    """JSON, and the member names that appear twice in one object (a signed value must
+    read one way only: the caller refuses them where a signature is involved).
 
-    Raises SignatureRefused (jws_malformed).
+    Raises SignatureRefused (jws_malformed) for bytes that are not JSON.
     """
+    duplicates: list[str] = []
+
     def pairs(items: list[tuple[str, Any]]) -> dict[str, Any]:
         seen: dict[str, Any] = {}
         for key, value in items:
             if key in seen:
-                raise refuse("jws_malformed", f"the member {key!r} appears twice",
-                             f"thành phần {key!r} xuất hiện hai lần")
+                duplicates.append(key)
             seen[key] = value
         return seen
 
     try:
-        return json.loads(raw, object_pairs_hook=pairs)
+        return json.loads(raw, object_pairs_hook=pairs), duplicates
     except ValueError as exc:
-        if isinstance(exc, SignatureRefused):  # pragma: no cover - not a ValueError
-            raise
-        raise refuse("jws_malformed", f"not JSON: {exc}") from exc
+        raise refuse("jws_malformed", f"not JSON: {exc}", f"không phải JSON: {exc}") from exc
+
+
+def refuse_duplicates(duplicates: list[str], where: str) -> None:
+    """Raises SignatureRefused (jws_malformed) when `duplicates` is not empty."""
+    if duplicates:
+        raise refuse("jws_malformed", f"{where}: the member {duplicates[0]!r} appears twice",
+                     f"{where}: thành phần {duplicates[0]!r} xuất hiện hai lần",
+                     path=f"/{MEMBER}")
 
 
 def signed_payload(package: dict[str, Any]) -> bytes:
@@ -148,10 +155,8 @@ def parse_signature(protected: str, signature: str, policy: Policy) -> Parsed:
     signature_reference_external, certificate_missing, certificate_malformed.
     """
     path = f"/{MEMBER}"
-    try:
-        header = loads_strict(_b64url(protected, "the protected header"))
-    except SignatureRefused:
-        raise
+    header, duplicates = loads_strict(_b64url(protected, "the protected header"))
+    refuse_duplicates(duplicates, "the protected header")
     if not isinstance(header, dict):
         raise refuse("jws_malformed", "the protected header is not a JSON object",
                      "tiêu đề được bảo vệ không phải đối tượng JSON", path=path)

@@ -57,6 +57,8 @@ class Verdict:
     canonicalization: str | None = None
     signing_time: str | None = None
     revocation: Literal["crl", "no_crl"] | None = None
+    # what the signature covers, as the references say
+    covers: tuple[str, ...] = ()
     note: str = ""
     warnings: tuple[FieldError, ...] = ()
     checked_at: str = field(default_factory=lambda: dt.datetime.now(dt.UTC).isoformat())
@@ -79,6 +81,8 @@ class Verdict:
             value = getattr(self, key)
             if value:
                 out[key] = value
+        if self.covers:
+            out["covers"] = list(self.covers)
         if self.note:
             out["note"] = self.note
         out["checked_at"] = self.checked_at

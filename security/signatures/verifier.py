@@ -130,7 +130,7 @@ class SignatureVerifier:
             signers=tuple(Signer.of(c.leaf) for c in chains),
             algorithm=first.algorithm.name, digest=first.digest,
             canonicalization=first.canonicalization, signing_time=first.signing_time,
-            revocation=_revocation(chains),
+            revocation=_revocation(chains), covers=first.covers,
             warnings=tuple(self._placeholder_warnings(found.placeholders)))
 
     @staticmethod
@@ -159,9 +159,10 @@ class SignatureVerifier:
         # name nor an escape are skipped unparsed
         if b'"jws"' not in raw and b"\\u" not in raw:
             return self._unsigned(policy, self._xml_block_note(raw))
-        package: Any = jws.loads_strict(raw)
+        package, duplicates = jws.loads_strict(raw)
         if not isinstance(package, dict) or jws.MEMBER not in package:
             return self._unsigned(policy, self._xml_block_note(raw))
+        jws.refuse_duplicates(duplicates, "the package")
         signatures = jws.signatures_of(package[jws.MEMBER])
         if len(signatures) > 1 and not policy.co_signatures:
             raise refuse("signature_multiple", f"{len(signatures)} JWS signatures",
@@ -178,7 +179,8 @@ class SignatureVerifier:
             signers=tuple(Signer.of(c.leaf) for c in chains),
             algorithm=first.algorithm.name, digest=first.algorithm.hash,
             canonicalization="RFC 8785", signing_time=first.signing_time,
-            revocation=_revocation(chains))
+            revocation=_revocation(chains),
+            covers=("the whole JSON package but its jws member (detached payload)",))
 
     @staticmethod
     def _xml_block_note(raw: bytes) -> tuple[str, ...]:

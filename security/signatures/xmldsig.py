@@ -114,6 +114,7 @@ class Checked:
     intermediates: tuple[x509.Certificate, ...]
     signing_time: str | None
     id_holders: tuple[etree._Element, ...]  # the Objects whose Ids the references use
+    covers: tuple[str, ...]  # what the references cover, for the verdict
 
 
 def check_location(root: etree._Element, signature: etree._Element) -> None:
@@ -195,7 +196,9 @@ def check_profile(root: etree._Element, signature: etree._Element, policy: Polic
         reference_c14n=_reference_c14n(whole),
         digest_value=_b64(whole.find(q("DigestValue")), "DigestValue", signature),
         leaf=leaf, intermediates=intermediates, signing_time=_signing_time(covered),
-        id_holders=tuple(id_holders))
+        id_holders=tuple(id_holders),
+        covers=("the whole package (Reference URI=\"\", enveloped)",
+                *(f"{element_path(c)} (signed property)" for c in covered)))
 
 
 def _signed_info_methods(info: etree._Element, signature: etree._Element,

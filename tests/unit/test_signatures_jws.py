@@ -200,3 +200,10 @@ def test_schema_accepts_the_jws_member(tmp_path: Path, pki: Pki,
     signed = sign_json(package, pki.leaf("rsa"), form="flattened")
     envelope = JsonCodec(Settings()).read(dumps(signed), Kind.DOCUMENT)
     assert envelope.sender == SENDER
+
+
+def test_duplicate_names_matter_only_to_a_signed_package(verifier: SignatureVerifier,
+                                                         package: dict[str, Any]) -> None:
+    plain = dumps({k: v for k, v in package.items() if k != "signature"})
+    doubled = plain.replace(b'"subject":', '"subject": "Khác", "subject":'.encode(), 1)
+    assert check(verifier, doubled, "if-present").status == "unsigned"

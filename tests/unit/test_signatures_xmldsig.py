@@ -124,7 +124,12 @@ def test_signing_time_from_a_signed_property(verifier: SignatureVerifier, pki: P
         etree.SubElement(ref, q("DigestValue")).text = base64.b64encode(digest).decode()
 
     signed = sign_edxml(RAW, pki.leaf("rsa"), tamper=add_time)
-    assert check(verifier, signed).signing_time == "2026-11-30T08:15:00+07:00"
+    verdict = check(verifier, signed)
+    assert verdict.signing_time == "2026-11-30T08:15:00+07:00"
+    assert verdict.as_dict()["covers"] == [
+        'the whole package (Reference URI="", enveloped)',
+        "/edXML/edXMLEnvelope/edXMLHeader/Signature/Object/SignatureProperties "
+        "(signed property)"]
 
 
 # -- certificates ----------------------------------------------------------------------------
