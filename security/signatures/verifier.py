@@ -8,9 +8,8 @@ verifier parses them itself, with the hardened parser, and never changes them.
 from __future__ import annotations
 
 import datetime as dt
-import logging
 from collections.abc import Iterable
-from typing import Any
+from typing import Literal
 
 from lxml import etree
 
@@ -26,8 +25,6 @@ from security.signatures.pki import TrustStore, ValidChain
 from security.signatures.policy import Mode, Policy
 from security.signatures.refusals import refuse
 from security.signatures.verdict import Signer, Verdict
-
-log = logging.getLogger(__name__)
 
 _ELIDE = frozenset({"ContentTransferEncoded"})
 _DS_BYTES = xmldsig.DS.encode()
@@ -138,19 +135,8 @@ class SignatureVerifier:
                          item: xmldsig.Checked) -> None:
         """Co-signatures are serial: each signer signed the package as it was, with the
         signatures before it; the ones added later are set aside while it is checked."""
-        later = [c.element for c in checked[index + 1:]]
-        kept = []
-        for element in later:
-            parent = element.getparent()
-            if parent is None:
-                continue
-            kept.append((parent, parent.index(element), element))
-            _detach(element)
-        try:
+        with xmldsig.set_aside([c.element for c in checked[index + 1:]]):
             xmldsig.verify_value(root, item)
-        finally:
-            for parent, position, element in reversed(kept):
-                _reattach(parent, position, element)
 
     # -- JSON ----------------------------------------------------------------------------
     def _json(self, raw: bytes, policy: Policy, sender_ids: tuple[str, ...],
@@ -210,31 +196,5 @@ class SignatureVerifier:
         return out
 
 
-def _revocation(chains: list[ValidChain]) -> Any:
+def _revocation(chains: list[ValidChain]) -> Literal["crl", "no_crl"]:
     return "crl" if all(c.revocation == "crl" for c in chains) else "no_crl"
-
-
-def _detach(element: etree._Element) -> None:
-    parent = element.getparent()
-    if parent is None:
-        return
-    previous = element.getprevious()
-    tail = element.tail
-    parent.remove(element)
-    element.tail = tail
-    if tail:
-        if previous is not None:
-            previous.tail = (previous.tail or "") + tail
-        else:
-            parent.text = (parent.text or "") + tail
-
-
-def _reattach(parent: etree._Element, position: int, element: etree._Element) -> None:
-    tail = element.tail or ""
-    previous = parent[position - 1] if position > 0 else None
-    if tail:
-        if previous is not None and previous.tail and previous.tail.endswith(tail):
-            previous.tail = previous.tail[: -len(tail)] or None
-        elif previous is None and parent.text and parent.text.endswith(tail):
-            parent.text = parent.text[: -len(tail)] or None
-    parent.insert(position, element)

@@ -28,7 +28,8 @@ from __future__ import annotations
 import base64
 import binascii
 import hashlib
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from functools import lru_cache
 
@@ -469,29 +470,40 @@ def _key(der: bytes) -> xmlsec.Key:
 def package_digest(root: etree._Element, checked: Checked) -> bytes:
     """The whole-package digest computed here (to tell a changed package from a bad
     signature value after xmlsec refused)."""
-    signature = checked.element
-    parent = signature.getparent()
-    if parent is None:
-        return b""
-    index = parent.index(signature)
-    previous = signature.getprevious()
-    saved = previous.tail if previous is not None else parent.text
-    tail = signature.tail
-    parent.remove(signature)
-    if tail:
-        if previous is not None:
-            previous.tail = (previous.tail or "") + tail
-        else:
-            parent.text = (parent.text or "") + tail
-    try:
-        exclusive = bool(checked.reference_c14n and "exc-c14n" in checked.reference_c14n)
+    exclusive = bool(checked.reference_c14n and "exc-c14n" in checked.reference_c14n)
+    with set_aside([checked.element]):
         data = etree.tostring(root.getroottree(), method="c14n", exclusive=exclusive,
                               with_comments=False)
-    finally:
-        if previous is not None:
-            previous.tail = saved
-        else:
-            parent.text = saved
-        signature.tail = tail
-        parent.insert(index, signature)
     return hashlib.new(checked.digest, data).digest()
+
+
+@contextmanager
+def set_aside(elements: Sequence[etree._Element]) -> Iterator[None]:
+    """Take `elements` out of the tree as the enveloped-signature transform does (their
+    tail text stays in the document), and put everything back as it was afterwards."""
+    saved = []
+    for element in elements:
+        parent = element.getparent()
+        if parent is None:
+            continue
+        index = parent.index(element)
+        previous = element.getprevious()
+        before = previous.tail if previous is not None else parent.text
+        tail = element.tail
+        parent.remove(element)  # lxml takes the tail along: give it back to the document
+        element.tail = tail
+        if tail:
+            if previous is not None:
+                previous.tail = (before or "") + tail
+            else:
+                parent.text = (before or "") + tail
+        saved.append((parent, index, previous, before, element))
+    try:
+        yield
+    finally:
+        for parent, index, previous, before, element in reversed(saved):
+            if previous is not None:
+                previous.tail = before
+            else:
+                parent.text = before
+            parent.insert(index, element)
