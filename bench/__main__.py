@@ -28,6 +28,7 @@ import httpx
 
 from bench import client
 from bench.scenario import Scenario, scenarios
+from bench.signed_scenarios import signing_env
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -126,15 +127,19 @@ def main() -> None:
                         help="server processes for each server under test")
     args = parser.parse_args()
 
-    chosen = [s for s in scenarios() if args.only.lower() in s.name.lower()
-              or s.server == "bare"]
+    every = scenarios()
+    picked = {s.name for s in every if args.only.lower() in s.name.lower()}
+    # a signed scenario brings the unsigned one it is read against
+    picked |= {s.baseline for s in every if s.name in picked and s.baseline}
+    chosen = [s for s in every if s.name in picked or s.server == "bare"]
     print(f"lienthong bench: {args.requests} requests x {args.rounds} rounds, concurrency "
           f"{args.concurrency}, mode {args.mode}, {args.processes} server process(es) each, "
           f"{os.cpu_count()} cores, "
           f"Python {platform.python_version()}")
     results: dict[str, list[RoundResult]] = {s.name: [] for s in chosen}
     counter = 0
-    with database_env(args.mode) as env:
+    with database_env(args.mode) as env, signing_env() as trust:
+        env.update(trust)
         servers = {which: server(which, env, args.processes)
                    for which in {s.server for s in chosen}}
         with contextlib.ExitStack() as stack:
@@ -160,12 +165,15 @@ def main() -> None:
                   statistics.median(r.p99_ms for r in rs), sum(r.errors for r in rs))
            for name, rs in results.items()}
     print()
-    print(f"{'scenario (median of rounds)':<44}{'req/s':>9}{'p50 ms':>9}{'p99 ms':>9}"
-          f"{'x bare':>12}{'errors':>8}")
+    baseline_of = {s.name: s.baseline for s in chosen if s.baseline in med}
+    print(f"{'scenario (median of rounds)':<52}{'req/s':>9}{'p50 ms':>9}{'p99 ms':>9}"
+          f"{'x bare':>9}{'x unsigned':>12}{'errors':>8}")
     for name, (rps, p50, p99, errs) in med.items():
         bare = bare_by_size.get(size_of[name], chosen[0].name)
         ratio = rps / med[bare][0]
-        print(f"{name:<44}{rps:9.0f}{p50:9.2f}{p99:9.2f}{ratio:12.3f}{errs:8d}")
+        base = baseline_of.get(name)
+        versus = f"{rps / med[base][0]:12.3f}" if base else f"{'':12}"
+        print(f"{name:<52}{rps:9.0f}{p50:9.2f}{p99:9.2f}{ratio:9.3f}{versus}{errs:8d}")
     if args.json:
         args.json.write_text(json.dumps({"args": vars(args) | {"json": str(args.json)},
                                          "median": med}, indent=2))

@@ -67,6 +67,8 @@ class Scenario:
     size: int
     make: Any  # (n, size) -> bytes
     headers: dict[str, str]
+    # another scenario this one is read against (besides the bare endpoint of its size)
+    baseline: str | None = None
 
 
 def scenarios() -> list[Scenario]:
@@ -78,7 +80,8 @@ def scenarios() -> list[Scenario]:
                  "application/json", 5 * 1024, json_document, auth),
     ]
     from bench.edxml_scenarios import edxml_scenarios
+    from bench.signed_scenarios import signed_scenarios
 
     out.append(Scenario("bare endpoint, 100 KB", "bare", "/bare", "application/json",
                         100 * 1024, json_document, {}))
-    return out + edxml_scenarios(auth)
+    return out + edxml_scenarios(auth) + signed_scenarios(auth)

@@ -13,6 +13,8 @@
     |   |   +-- SoapVersionMismatch    SOAP envelope of another version than announced
     |   +-- HostileInput          400  DTDs, entities, absurd depth: refused outright
     |   +-- ValidationFailed      422  well-formed but not a valid package
+    |   +-- SignatureRefused      422  a signature missing, broken, or by an untrusted key
+    |   |   +-- SignerNotSender   403  a good signature by someone the sender did not declare
     |   +-- UnknownRecipient      422  a recipient the directory does not know
     |   +-- UnknownDocument       422  a status for a document the hub never saw
     |   +-- NotFound              404  no such message / inbox item
@@ -164,6 +166,22 @@ class ValidationFailed(PermanentError):
     http_status = 422
     code = "validation_failed"
     title = "Validation failed"
+
+
+class SignatureRefused(PermanentError):
+    """A package signature the policy does not accept; `code` says precisely why."""
+
+    http_status = 422
+    code = "signature_invalid"
+    title = "Signature refused"
+
+
+class SignerNotSender(SignatureRefused):
+    """A valid signature whose certificate does not belong to the sending organisation."""
+
+    http_status = 403
+    code = "certificate_not_sender"
+    title = "Signer is not the sender"
 
 
 class UnknownRecipient(PermanentError):

@@ -83,10 +83,12 @@ class Envelope:
     header: dict[str, Any] = field(default_factory=dict)
     attachments: tuple[AttachmentInfo, ...] = ()
     warnings: tuple[FieldError, ...] = ()
+    # the signature verdict (security/signatures), once the verify step has run
+    signature: dict[str, Any] | None = None
 
     def metadata(self) -> dict[str, Any]:
         """What the store keeps beside the raw bytes, as JSON."""
-        return {
+        out: dict[str, Any] = {
             "header": self.header,
             "attachments": [
                 {
@@ -99,3 +101,6 @@ class Envelope:
             ],
             "warnings": [w.as_dict() for w in self.warnings],
         }
+        if self.signature is not None:
+            out["signature"] = self.signature
+        return out

@@ -185,6 +185,27 @@ class Egress(BaseModel):
         if (self.client_cert is None) != (self.client_key is None):
             raise ValueError("client_cert and client_key go together")
         return self
+SignaturePolicy = Literal["required", "if-present", "off"]
+
+
+class Signatures(BaseModel):
+    """Package signatures: the policy for systems that set none, and what is trusted.
+
+    `if-present` by default: most connected systems do not sign yet, so an unsigned
+    package (or one carrying only a placeholder Signature block) is accepted and recorded
+    as unsigned, while a real signature is always verified in full. Set `required` here,
+    or per system in the directory, once the senders sign.
+    """
+
+    default_policy: SignaturePolicy = "if-present"
+    # PEM or DER certificates: files, or folders read whole (*.pem, *.crt, *.cer, *.der)
+    trust_anchors: list[Path] = Field(default_factory=list)
+    # CRLs (PEM or DER): files, or folders; re-read when a file changes
+    crls: list[Path] = Field(default_factory=list)
+    # a certificate whose issuer publishes no CRL here is refused (certificate_revocation_unknown)
+    require_crl: bool = False
+    # seconds between checks of the CRL files' modification times
+    crl_check_interval_s: float = 5.0
 
 
 class Settings(BaseSettings):
@@ -212,6 +233,7 @@ class Settings(BaseSettings):
     people: People = Field(default_factory=People)
     audit: Audit = Field(default_factory=Audit)
     egress: Egress = Field(default_factory=Egress)
+    signatures: Signatures = Field(default_factory=Signatures)
 
     @model_validator(mode="after")
     def _embedded_default(self) -> Settings:

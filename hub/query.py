@@ -141,5 +141,6 @@ def message_view(db: Database, settings: Settings, reader: Caller | System | Non
                 for s in statuses
             ],
             "warnings": message.meta.get("warnings", []),
+            "signature": message.meta.get("signature"),
             "trace": package_trace + hub_trace,
         }

@@ -88,6 +88,74 @@ class Receive(BaseModel):
     headers: dict[str, str] = Field(default_factory=dict)
 
 
+# signature algorithms by name, one vocabulary for XML-DSig and JWS (security/signatures/
+# algorithms.py maps each to its URIs and JWS "alg"); the SHA-1 ones only with allow_sha1
+SIGNATURE_ALGORITHMS = (
+    "rsa-sha256", "rsa-sha384", "rsa-sha512",
+    "rsa-pss-sha256", "rsa-pss-sha384", "rsa-pss-sha512",
+    "ecdsa-sha256", "ecdsa-sha384", "ecdsa-sha512",
+    "rsa-sha1", "rsa-pss-sha1", "ecdsa-sha1",
+)
+
+
+class CertificateMatcher(BaseModel):
+    """One certificate a system signs with: every field given must match.
+
+    `subject` and `issuer` are RFC 4514 distinguished names ("CN=...,O=...,C=VN");
+    `serial` is hexadecimal (colons allowed); `organization_id` must appear in the
+    certificate's subject (O, OU, UID, serialNumber or CN, alone or after a "PREFIX:")
+    or in a subject alternative name; `sha256` is the certificate's fingerprint.
+    """
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    subject: str | None = None
+    issuer: str | None = None
+    serial: str | None = Field(default=None, pattern=r"^(0x)?[0-9A-Fa-f:]+$")
+    organization_id: str | None = None
+    sha256: str | None = Field(default=None, pattern=r"^[0-9A-Fa-f:]{64,95}$")
+
+    @model_validator(mode="after")
+    def _not_empty(self) -> CertificateMatcher:
+        if not any((self.subject, self.issuer, self.serial, self.organization_id, self.sha256)):
+            raise ValueError("a certificate matcher needs at least one of subject, issuer, "
+                             "serial, organization_id, sha256")
+        return self
+
+
+class SignatureRules(BaseModel):
+    """How a system's packages are signed (docs/security.md, Signatures).
+
+    `policy` None takes the hub's default (settings `signatures.default_policy`);
+    `algorithms` None allows every SHA-2 algorithm; with no `certificates` the signing
+    certificate must name the package's sender organisation (as `organization_id` does).
+    """
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    policy: Literal["required", "if-present", "off"] | None = None
+    algorithms: tuple[str, ...] | None = None
+    allow_sha1: bool = False
+    certificates: tuple[CertificateMatcher, ...] = ()
+    co_signatures: bool = False
+
+    @field_validator("algorithms")
+    @classmethod
+    def _known(cls, v: tuple[str, ...] | None) -> tuple[str, ...] | None:
+        for name in v or ():
+            if name not in SIGNATURE_ALGORITHMS:
+                raise ValueError(f"unknown signature algorithm {name!r}; known: "
+                                 + ", ".join(SIGNATURE_ALGORITHMS))
+        return v
+
+    @model_validator(mode="after")
+    def _sha1_declared(self) -> SignatureRules:
+        sha1 = [n for n in self.algorithms or () if n.endswith("sha1")]
+        if sha1 and not self.allow_sha1:
+            raise ValueError(f"{', '.join(sha1)} need allow_sha1: true")
+        return self
+
+
 class System(BaseModel):
     """A connected system: who it is, whom it speaks for, how it receives."""
 
@@ -98,6 +166,7 @@ class System(BaseModel):
     organizations: tuple[str, ...]
     api_key_hashes: tuple[str, ...] = ()
     receive: Receive = Field(default_factory=Receive)
+    signatures: SignatureRules | None = None
 
     @field_validator("api_key_hashes")
     @classmethod

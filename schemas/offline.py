@@ -1,8 +1,9 @@
 """Offline validation of package files (`lienthong validate FILE...`), either form, either kind.
 
 The form and the kind come from the content, not the file name. Everything the hub checks
-on ingest is checked here except what needs the running hub: the organisation directory,
-signatures, earlier documents.
+on ingest is checked here except what needs the running hub or the layers above: the
+organisation directory, earlier documents, and signatures (hub/ingest/offline.py adds
+those for `lienthong validate`).
 """
 
 from __future__ import annotations
@@ -30,6 +31,8 @@ class FileReport:
     kind: Kind | None
     errors: list[FieldError] = field(default_factory=list)
     warnings: list[FieldError] = field(default_factory=list)
+    # the sending organisation, once the package is known to be valid
+    sender: str | None = None
 
     @property
     def valid(self) -> bool:
@@ -62,7 +65,7 @@ def inspect_file(path: Path, settings: Settings) -> FileReport:
         envelope = codec.read(raw, kind)
     except HubError as exc:
         return FileReport(path, form, kind, _errors_of(exc))
-    return FileReport(path, form, kind, [], list(envelope.warnings))
+    return FileReport(path, form, kind, [], list(envelope.warnings), envelope.sender)
 
 
 def form_of_bytes(raw: bytes) -> Form:

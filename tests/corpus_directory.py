@@ -20,16 +20,20 @@ CORPUS_ORGS = {
 CORPUS_KEYS = {system: f"key-{system}" for system, _ in CORPUS_ORGS.values()}
 
 
-def corpus_directory(receive: dict[str, dict[str, Any]] | None = None) -> Directory:
+def corpus_directory(receive: dict[str, dict[str, Any]] | None = None,
+                     signatures: dict[str, dict[str, Any]] | None = None) -> Directory:
     """Every corpus organisation served by its own system; systems pull unless `receive`
-    gives a system id another way of receiving (a `Receive` mapping)."""
+    gives a system id another way of receiving (a `Receive` mapping); `signatures` gives a
+    system its signature rules (a `SignatureRules` mapping)."""
     receive = receive or {}
+    signatures = signatures or {}
     orgs = [{"code": code, "name": name, "level": "external"}
             for code, (_, name) in CORPUS_ORGS.items()]
     systems = [
         {"id": system, "organizations": [code],
          "api_key_hashes": [key_hash(CORPUS_KEYS[system])],
-         "receive": receive.get(system, {"mode": "pull", "format": "edxml"})}
+         "receive": receive.get(system, {"mode": "pull", "format": "edxml"}),
+         "signatures": signatures.get(system)}
         for code, (system, _) in CORPUS_ORGS.items()
     ]
     return Directory.from_dict({"organizations": orgs, "systems": systems})

@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated, Optional
 
 import typer
 
 from hub.cli.common import ConfigOpt, console, settings_from
+
+if TYPE_CHECKING:
+    from security.signatures.verdict import Verdict
 
 app = typer.Typer()
 
@@ -15,26 +18,63 @@ app = typer.Typer()
 @app.command()
 def validate(
     files: Annotated[list[Path], typer.Argument(help="edXML or JSON packages")],
+    signatures: Annotated[Optional[str], typer.Option(  # noqa: UP045
+        "--signatures", help="signature policy: required | if-present | off "
+        "(default: the settings' signatures.default_policy)")] = None,
+    trust_anchors: Annotated[Optional[list[Path]], typer.Option(  # noqa: UP045
+        "--trust-anchors", help="trusted CA certificates: a file or a folder (repeatable; "
+        "replaces the settings' signatures.trust_anchors)")] = None,
+    crl: Annotated[Optional[list[Path]], typer.Option(  # noqa: UP045
+        "--crl", help="a CRL file or folder (repeatable; replaces signatures.crls)")] = None,
     config: ConfigOpt = None,
 ) -> None:
-    """Validate packages offline; print every error with its path; exit 1 if any is invalid."""
-    from schemas.offline import validate_file
+    """Validate packages offline and verify their signatures; print every error with its
+    path and every warning; exit 1 if any file is invalid or refused."""
+    from hub.ingest.offline import OfflineChecker
+    from security.signatures.pki import TrustStoreError
 
+    if signatures not in (None, "required", "if-present", "off"):
+        raise typer.BadParameter("expected required, if-present or off", param_hint="--signatures")
     settings = settings_from(config)
+    if trust_anchors is not None:
+        settings.signatures.trust_anchors = list(trust_anchors)
+    if crl is not None:
+        settings.signatures.crls = list(crl)
+    try:
+        checker = OfflineChecker(settings, signatures)  # type: ignore[arg-type]
+    except TrustStoreError as exc:
+        console.print(f"[red]{exc.detail}[/red]", soft_wrap=True)
+        raise typer.Exit(2) from exc
     bad = 0
     for path in files:
-        errors = validate_file(path, settings)
-        if not errors:
-            console.print(f"[green]valid[/green]   {path}")
-            continue
-        bad += 1
-        console.print(f"[red]invalid[/red] {path}")
-        for err in errors:
+        result = checker.check(path)
+        if result.valid:
+            console.print(f"[green]valid[/green]   {path}{_signed(result.verdict)}",
+                          soft_wrap=True)
+        else:
+            bad += 1
+            console.print(f"[red]invalid[/red] {path}", soft_wrap=True)
+        for err in result.report.errors:
             where = f"{err.path}" + (f" (line {err.line})" if err.line else "")
             console.print(f"  {where}: {err.message}", soft_wrap=True)
             if err.message_vi:
                 console.print(f"    [dim]{err.message_vi}[/dim]", soft_wrap=True)
+        if result.refusal is not None:
+            console.print(f"  {result.refusal.code}: {result.refusal.detail}", soft_wrap=True)
+            if result.refusal.detail_vi:
+                console.print(f"    [dim]{result.refusal.detail_vi}[/dim]", soft_wrap=True)
+        for warning in result.warnings:
+            console.print(f"warning {path} {warning.path}: {warning.message}", soft_wrap=True)
     raise typer.Exit(1 if bad else 0)
+
+
+def _signed(verdict: Verdict | None) -> str:
+    if verdict is None:
+        return ""
+    if verdict.signed:
+        signer = verdict.signers[0]
+        return f"  (signed by {signer.subject}, {verdict.algorithm})"
+    return "  (signatures not checked)" if verdict.status == "not_checked" else "  (unsigned)"
 
 
 @app.command()

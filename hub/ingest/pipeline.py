@@ -1,4 +1,5 @@
-"""The ingest pipeline: parse, validate, authorise, route, de-duplicate, persist, dispatch.
+"""The ingest pipeline: parse, validate, verify the signature, authorise, route, de-duplicate,
+persist, dispatch.
 
 The caller is already identified and the body read within limits (hub/api/guard.py); a
 refusal raised here is audited where it is answered, and nothing else from it is stored.
@@ -18,10 +19,12 @@ from hub.ingest.parse import parse
 from hub.ingest.persist import GroupCommitter
 from hub.ingest.route import route
 from hub.ingest.submission import Receipt, Submission
+from hub.ingest.verify import verify
 from hub.metrics import Metrics
 from hub.store.db import Database
 from routing.directory import Directory, System
 from schemas.codec import CodecRegistry
+from security.signatures.verifier import SignatureVerifier
 
 log = logging.getLogger(__name__)
 
@@ -41,7 +44,9 @@ class Ingest:
         codecs: CodecRegistry,
         dispatcher: Dispatch,
         metrics: Metrics | None = None,
+        verifier: SignatureVerifier | None = None,
     ) -> None:
+        """Raises TrustStoreError when the configured trust anchors or CRLs cannot be read."""
         self.settings = settings
         self.directory = directory
         self.db = db
@@ -49,6 +54,7 @@ class Ingest:
         self.dispatcher = dispatcher
         self.writer = GroupCommitter(db, directory)
         self.metrics = metrics or Metrics()
+        self.verifier = verifier or SignatureVerifier(settings.signatures, settings.limits)
 
     def close(self) -> None:
         self.writer.close()
@@ -59,13 +65,15 @@ class Ingest:
     ) -> Receipt:
         """Run a package through the pipeline.
 
-        Raises a PermanentError subclass for bad input (audited, nothing stored) or
+        Raises a PermanentError subclass for bad input or a refused signature (audited,
+        nothing stored) or
         ServiceUnavailable when the database is down.
         """
         started = time.perf_counter()
         sub = Submission(system=system, raw=raw, media_type=media_type, kind=kind,
                          channel=channel)
         parse(sub, self.codecs)
+        verify(sub, self.verifier, self.directory)
         authorise(sub, self.directory)
         route(sub, self.directory, self.settings)
         sub.dedup_key = dedup_key(sub)
