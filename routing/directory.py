@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import re
+import unicodedata
 from collections.abc import Iterable
 from enum import StrEnum
 from pathlib import Path
@@ -156,6 +157,26 @@ class SignatureRules(BaseModel):
         return self
 
 
+def type_key(name: str) -> str:
+    """A document type name compared the way people write it: case, spacing and Unicode
+    composition (precomposed or combining accents) do not matter."""
+    return " ".join(unicodedata.normalize("NFC", name).casefold().split())
+
+
+class SendRules(BaseModel):
+    """What a system may send: document types by name (NĐ 30/2020: Công văn, Quyết định,
+    Báo cáo...); empty means any type."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    document_types: tuple[str, ...] = ()
+
+    def allows_type(self, type_name: str) -> bool:
+        if not self.document_types:
+            return True
+        return type_key(type_name) in {type_key(t) for t in self.document_types}
+
+
 class System(BaseModel):
     """A connected system: who it is, whom it speaks for, how it receives."""
 
@@ -167,6 +188,7 @@ class System(BaseModel):
     api_key_hashes: tuple[str, ...] = ()
     receive: Receive = Field(default_factory=Receive)
     signatures: SignatureRules | None = None
+    sends: SendRules = Field(default_factory=SendRules)
 
     @field_validator("api_key_hashes")
     @classmethod

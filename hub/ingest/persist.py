@@ -155,10 +155,12 @@ def write_batch(session: Session, batch: list[_Pending], directory: Directory) -
     }
     accepted: list[tuple[_Pending, Rows]] = []
     answers: list[tuple[_Pending, Receipt]] = []
+    replays: list[audit.PendingEvent] = []
     for p in batch:
         first = existing.get(p.sub.dedup_key)
         if first is not None:
             answers.append((p, duplicate_receipt(p.sub, *first)))
+            replays.append(_replay_event(p.sub, *first))
             continue
         try:
             correlate(p.sub, session, directory)
@@ -176,12 +178,25 @@ def write_batch(session: Session, batch: list[_Pending], directory: Directory) -
             values = [row for r in all_rows for row in getattr(r, key)]
             if values:
                 conn.execute(insert(table_of(model)), values)
-        audit.append(session, [e for r in all_rows for e in r.events])
+    events = [e for r in all_rows for e in r.events] + replays
+    if events:
+        audit.append(session, events)
     # answers are released by the caller only after the commit succeeds
     session.info.setdefault("answers", []).extend(
         [(p, (rows.receipt, rows.outbox_ids)) for p, rows in accepted]
         + [(p, (receipt, [])) for p, receipt in answers])
     return all_rows
+
+
+def _replay_event(sub: Submission, first_id: str, document_id: str | None) -> audit.PendingEvent:
+    """A package sent again is answered with the first one's id and stored nothing new; the
+    audit records that it came again, from whom and by which channel (a replay is evidence
+    too)."""
+    return audit.PendingEvent(
+        "message.duplicate", actor=sub.system.id, message_id=first_id,
+        detail={"channel": sub.channel, "kind": sub.kind.value},
+        organizations=[sub.parsed.sender], document_id=document_id,
+        sha256=hashlib.sha256(sub.raw).hexdigest())
 
 
 def duplicate_receipt(sub: Submission, first_id: str, document_id: str | None) -> Receipt:
