@@ -25,6 +25,7 @@ from hub.store.raw import PLAINTEXT, census, rotate
 from security.atrest import Sealer, key_id, key_id_of
 from security.audit import verify
 from security.audit_tables import AuditEvent
+from tests.soap_support import envelope, headers, read_fault, security
 from tests.support import (
     DEPARTMENT,
     DISTRICT,
@@ -259,6 +260,13 @@ def test_a_moved_or_altered_row_and_a_lost_key_are_refused_with_their_codes(
         assert moved.status_code == 500
         assert moved.json()["code"] == "atrest_tampered"
         assert first in moved.json()["detail"]
+        soap = httpx.post(f"{hub.url}/soap", headers=headers("1.2", "GetDocument"),
+                          content=envelope(f"<lt:GetDocument><lt:MessageId>{first}"
+                                           "</lt:MessageId></lt:GetDocument>",
+                                           security("district", KEYS["district"])))
+        fault = read_fault(soap.content)
+        assert (soap.status_code, fault.soap_code, fault.code) == (500, "Receiver",
+                                                                    "atrest_tampered")
         assert pull(hub, second).status_code == 200  # the original is untouched
 
         with database(pg_url) as db, db.engine.begin() as conn:
