@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import base64
+import binascii
 import ipaddress
 import os
 import re
@@ -9,7 +11,7 @@ from contextvars import ContextVar
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, field_validator, model_validator
 from pydantic_settings import (
     BaseSettings,
     PydanticBaseSettingsSource,
@@ -208,6 +210,78 @@ class Signatures(BaseModel):
     crl_check_interval_s: float = 5.0
 
 
+ATREST_KEY_VARIABLE = "LIENTHONG_ATREST_KEY"
+ATREST_OLD_KEYS_VARIABLE = "LIENTHONG_ATREST_OLD_KEYS"
+ATREST_KEY_BYTES = 32
+
+
+def _atrest_key(text: str, where: str) -> bytes:
+    """One key: base64 of exactly 32 bytes. The message never quotes the value."""
+    try:
+        key = base64.b64decode(text.strip(), validate=True)
+    except (binascii.Error, ValueError):
+        raise ValueError(f"{where} is not base64 (make a key with `lienthong atrest keygen`)"
+                         ) from None
+    if len(key) != ATREST_KEY_BYTES:
+        raise ValueError(f"{where} decodes to {len(key)} bytes; an AES-256 key is "
+                         f"{ATREST_KEY_BYTES} (make one with `lienthong atrest keygen`)")
+    return key
+
+
+class AtRest(BaseModel):
+    """Protection at rest: stored packages sealed with AES-256-GCM (security/atrest.py).
+
+    Key material is read only from the environment (LIENTHONG_ATREST_KEY, the current key;
+    LIENTHONG_ATREST_OLD_KEYS, older keys still accepted for reading, comma-separated), never
+    from the settings file, and kept out of repr, dumps and error messages.
+    """
+
+    model_config = ConfigDict(extra="forbid", hide_input_in_errors=True)
+
+    # seal every package stored from now on; rows stored before stay readable as they are
+    enabled: bool = False
+    _key: bytes | None = PrivateAttr(default=None)
+    _old_keys: tuple[bytes, ...] = PrivateAttr(default=())
+
+    @model_validator(mode="before")
+    @classmethod
+    def _no_key_material(cls, data: Any) -> Any:
+        if isinstance(data, dict):
+            misplaced = sorted(str(k) for k in data if k not in cls.model_fields)
+            if misplaced:
+                raise ValueError(
+                    f"atrest takes only `enabled` (not {', '.join(misplaced)}): key material "
+                    f"is read only from the environment variables {ATREST_KEY_VARIABLE} and "
+                    f"{ATREST_OLD_KEYS_VARIABLE}")
+        return data
+
+    @model_validator(mode="after")
+    def _keys_from_environment(self) -> AtRest:
+        current = os.environ.get(ATREST_KEY_VARIABLE, "")
+        if current.strip():
+            self._key = _atrest_key(current, ATREST_KEY_VARIABLE)
+        elif self.enabled:
+            raise ValueError(
+                f"atrest.enabled is true but {ATREST_KEY_VARIABLE} is not set: give it the "
+                "base64 of 32 random bytes (`lienthong atrest keygen`), or turn atrest off")
+        old = os.environ.get(ATREST_OLD_KEYS_VARIABLE, "")
+        parts = [p for p in old.split(",") if p.strip()]
+        self._old_keys = tuple(
+            _atrest_key(p, f"{ATREST_OLD_KEYS_VARIABLE} (key {n} of {len(parts)})")
+            for n, p in enumerate(parts, start=1))
+        return self
+
+    @property
+    def key(self) -> bytes | None:
+        """The current key (LIENTHONG_ATREST_KEY), or None when it is not set."""
+        return self._key
+
+    @property
+    def old_keys(self) -> tuple[bytes, ...]:
+        """Older keys still accepted for reading (LIENTHONG_ATREST_OLD_KEYS)."""
+        return self._old_keys
+
+
 class Settings(BaseSettings):
     """Everything configurable, built once at start-up and passed down."""
 
@@ -215,6 +289,9 @@ class Settings(BaseSettings):
         env_prefix="LIENTHONG_",
         env_nested_delimiter="__",
         extra="forbid",
+        # an error never echoes a value: some values are secrets (atrest keys, URLs with
+        # passwords) and start-up errors end up in logs
+        hide_input_in_errors=True,
     )
 
     database_url: str = "sqlite:///./var/lienthong.db"
@@ -234,6 +311,7 @@ class Settings(BaseSettings):
     audit: Audit = Field(default_factory=Audit)
     egress: Egress = Field(default_factory=Egress)
     signatures: Signatures = Field(default_factory=Signatures)
+    atrest: AtRest = Field(default_factory=AtRest)
 
     @model_validator(mode="after")
     def _embedded_default(self) -> Settings:

@@ -23,6 +23,7 @@ from hub.store.db import Database
 from hub.store.migrate import upgrade
 from routing.directory import Directory
 from schemas.codec import CodecRegistry
+from security.atrest import Sealer
 from security.egress import Egress
 from security.ratelimit import MemoryRateLimiter, RateLimiter, RedisRateLimiter
 
@@ -45,6 +46,8 @@ class HubContext:
     # the door's state: rate-limit buckets and the summed audit of refusals (hub/api/guard.py)
     limiter: RateLimiter = field(default_factory=MemoryRateLimiter, repr=False)
     refusals: RefusalLog | None = field(default=None, repr=False)
+    # protection at rest: seals what the writer stores, opens what deliveries and the inbox read
+    sealer: Sealer = field(default_factory=Sealer, repr=False)
     _worker: Worker | None = field(default=None, repr=False)
     _sweeper: Sweeper | None = field(default=None, repr=False)
     _checkpointer: Checkpointer | None = field(default=None, repr=False)
@@ -64,6 +67,7 @@ class HubContext:
         message names the adapter and the system).
         """
         directory = directory or Directory.from_file(settings.directory_file)
+        sealer = Sealer.from_settings(settings.atrest)
         db = Database(settings.database_url)
         if migrate:
             upgrade(db.engine)
@@ -89,10 +93,12 @@ class HubContext:
         dispatcher.bind(deliverer.run)
         codecs = CodecRegistry(settings)
         deliverer.metrics = metrics
+        deliverer.sealer = sealer
         ingest = Ingest(settings, directory, db, codecs, dispatcher, metrics)
-        inbox = Inbox(settings, directory, db)
+        ingest.writer.sealer = sealer
+        inbox = Inbox(settings, directory, db, sealer)
         ctx = cls(settings, db, directory, codecs, egress, adapters, dispatcher, ingest, inbox,
-                  deliverer, metrics)
+                  deliverer, metrics, sealer=sealer)
         if settings.redis_url:
             ctx.limiter = RedisRateLimiter(redis.Redis.from_url(settings.redis_url),
                                            settings.broker_namespace)

@@ -15,8 +15,10 @@ from hub.auditing import append_about
 from hub.delivery.payload import render
 from hub.store.db import Database
 from hub.store.models import Delivery, Message
+from hub.store.raw import raw_of
 from routing.directory import Directory, System
 from security import audit
+from security.atrest import Sealer
 
 
 @dataclass(frozen=True)
@@ -34,10 +36,12 @@ class InboxItem:
 
 
 class Inbox:
-    def __init__(self, settings: Settings, directory: Directory, db: Database) -> None:
+    def __init__(self, settings: Settings, directory: Directory, db: Database,
+                 sealer: Sealer | None = None) -> None:
         self.settings = settings
         self.directory = directory
         self.db = db
+        self.sealer = sealer or Sealer()
 
     def pending(self, system: System, limit: int = 100) -> list[InboxItem]:
         """Messages waiting for `system`, oldest first."""
@@ -65,7 +69,8 @@ class Inbox:
     def fetch(self, system: System, message_id: str, form: Form | None) -> tuple[bytes, Form]:
         """The message in the form the caller asks for (default: its system's form).
 
-        Raises NotFound when the message is not addressed to `system`.
+        Raises NotFound when the message is not addressed to `system`, AtRestKeyUnknown or
+        AtRestTampered when its stored bytes cannot be opened (an operator's problem: 500).
         """
         with self.db.reading() as session:
             row = session.execute(
@@ -78,7 +83,7 @@ class Inbox:
             raise NotFound(f"no message {message_id} for system {system.id}",
                            code="inbox_item_not_found")
         target = form or Form(system.receive.format)
-        return render(row.raw, Form(row.form), target), target
+        return render(raw_of(self.sealer, row), Form(row.form), target), target
 
     def ack(
         self, system: System, message_id: str, result: Literal["done", "fail"], reason: str = ""

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import typer
 
-from hub.cli import adapters, audit, dlq, orgs, packages, runtime, users
+from hub.cli import adapters, atrest, audit, dlq, orgs, packages, runtime, users
 
 app = typer.Typer(help="lienthong: the provincial interoperability hub", no_args_is_help=True)
 for group in (runtime, packages):
@@ -15,6 +15,7 @@ app.add_typer(audit.app, name="audit")
 app.add_typer(dlq.app, name="dlq")
 app.add_typer(adapters.app, name="adapters")
 app.add_typer(users.app, name="users")
+app.add_typer(atrest.app, name="atrest")
 
 
 def main() -> None:  # pragma: no cover

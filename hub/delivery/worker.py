@@ -22,8 +22,10 @@ from hub.delivery.retry import RetryPolicy
 from hub.metrics import Metrics
 from hub.store.db import Database
 from hub.store.models import Attempt, Delivery, Message, Outbox
+from hub.store.raw import raw_of
 from routing.directory import Directory
 from security import audit
+from security.atrest import Sealer
 
 log = logging.getLogger(__name__)
 WORKER_NAME = f"{socket.gethostname()}:{os.getpid()}"
@@ -57,6 +59,7 @@ class DeliveryWorker:
         self.policy = RetryPolicy.from_settings(settings.delivery)
         self.schedule = schedule
         self.metrics: Metrics | None = None
+        self.sealer = Sealer()  # protection at rest: HubContext.build sets the configured one
 
     def _count(self, adapter: str, outcome: str) -> None:
         if self.metrics is not None:
@@ -126,7 +129,7 @@ class DeliveryWorker:
         if system is None:
             raise PermanentError(f"system {delivery.system_id} is no longer in the directory")
         target = Form(delivery.form)
-        payload = render(message.raw, Form(message.form), target)
+        payload = render(raw_of(self.sealer, message), Form(message.form), target)
         return OutboundDelivery(
             message_id=message.id,
             delivery_id=delivery.id,

@@ -28,8 +28,10 @@ from hub.ingest.correlate import correlate
 from hub.ingest.submission import Receipt, Submission
 from hub.store.db import Database
 from hub.store.models import Delivery, Message, Outbox, StatusRecord
+from hub.store.raw import sealed
 from routing.directory import Directory
 from security import audit
+from security.atrest import Sealer
 
 log = logging.getLogger(__name__)
 
@@ -137,7 +139,8 @@ class _AuditOnly:
     future: Future[None] = field(default_factory=Future)
 
 
-def write_batch(session: Session, batch: list[_Pending], directory: Directory) -> list[Rows]:
+def write_batch(session: Session, batch: list[_Pending], directory: Directory,
+                sealer: Sealer) -> list[Rows]:
     """Write a batch in the caller's transaction; set each submitter's answer on success.
 
     Items refused here (a status for an unknown document) get their exception at once.
@@ -172,7 +175,10 @@ def write_batch(session: Session, batch: list[_Pending], directory: Directory) -
         accepted.append((p, rows))
     all_rows = [r for _, r in accepted]
     if all_rows:
-        conn.execute(insert(messages), [r.message for r in all_rows])
+        # sealed at the last moment, only what is really stored (hub/store/raw.py)
+        conn.execute(insert(messages), [
+            {**r.message, "raw": sealed(sealer, r.message["id"], r.message["raw"])}
+            for r in all_rows])
         for model, key in ((Delivery, "deliveries"), (Outbox, "outbox"),
                            (StatusRecord, "statuses")):
             values = [row for r in all_rows for row in getattr(r, key)]
@@ -207,9 +213,12 @@ def duplicate_receipt(sub: Submission, first_id: str, document_id: str | None) -
 class GroupCommitter:
     """One writer thread per process that commits waiting submissions together."""
 
-    def __init__(self, db: Database, directory: Directory, max_batch: int = 200) -> None:
+    def __init__(self, db: Database, directory: Directory, max_batch: int = 200,
+                 sealer: Sealer | None = None) -> None:
         self.db = db
         self.directory = directory
+        # protection at rest (HubContext.build sets the configured one)
+        self.sealer = sealer or Sealer()
         self.max_batch = max_batch
         self._queue: queue.Queue[_Pending | _AuditOnly | None] = queue.Queue()
         self._thread: threading.Thread | None = None
@@ -285,7 +294,7 @@ class GroupCommitter:
         audit_only = [p for p in batch if isinstance(p, _AuditOnly)]
         with self.db.transaction() as session:
             if submissions:
-                write_batch(session, submissions, self.directory)
+                write_batch(session, submissions, self.directory, self.sealer)
             if audit_only:
                 audit.append(session, [e for p in audit_only for e in p.events])
             answers = session.info.pop("answers", [])

@@ -1,6 +1,7 @@
 """The hub's tables: messages (raw bytes never modified), deliveries, attempts, outbox.
 
-The audit chain's tables live with the chain, in security/audit_tables.py.
+The audit chain's tables live with the chain, in security/audit_tables.py. A package's bytes
+may be sealed at rest (security/atrest.py): read them only through hub/store/raw.py.
 """
 
 from __future__ import annotations
@@ -43,7 +44,11 @@ class Message(Base):
     dedup_key: Mapped[str] = mapped_column(String(600), unique=True)
     subject: Mapped[str] = mapped_column(String(500), default="")
     priority: Mapped[int] = mapped_column(Integer, default=0)
-    raw: Mapped[bytes] = mapped_column(LargeBinary)
+    # the package as stored, in column `raw`: sealed when protection at rest is on, so it is
+    # read only through hub.store.raw.raw_of (the attribute's name keeps `message.raw` from
+    # handing ciphertext to a reader)
+    stored_raw: Mapped[bytes] = mapped_column("raw", LargeBinary)
+    # SHA-256 of the package as received (the plaintext), whether or not it is sealed
     sha256: Mapped[str] = mapped_column(String(64))
     size: Mapped[int] = mapped_column(Integer)
     meta: Mapped[dict[str, Any]] = mapped_column(JSON)

@@ -173,10 +173,11 @@ def test_a_hub_pushes_to_another_hubs_soap_service(make_settings, pg_url: str,
             assert inbox.status_code == 200
             with near.ctx.db.reading() as session:
                 from hub.store.models import Message
+                from hub.store.raw import raw_of
 
                 stored = session.get(Message, message_id)
                 assert stored is not None
-                assert inbox.content == stored.raw
+                assert inbox.content == raw_of(near.ctx.sealer, stored)
 
 
 def test_an_edxml_package_reaches_a_legacy_service_byte_for_byte(
