@@ -1,6 +1,6 @@
 """The two edXML validators side by side: lxml + XSD 1.0 against xmlschema + XSD 1.1.
 
-    .venv/bin/python -m bench.validators [--corpus ../shared/corpus/edxml]
+    .venv/bin/python -m bench.validators [--corpus tests/corpus/edxml]
 
 Packages of about 5 KB and 100 KB are built from a corpus document (a small real ZIP as
 the attachment; for 100 KB, more recipients and a larger attachment). Each validator runs
@@ -30,7 +30,7 @@ from schemas.edxml_codec import EdxmlCodec
 from schemas.edxml_package import parse_package
 from schemas.edxml_schema import authoritative_schema, canonicalise, fast_schema
 
-CORPUS = Path(__file__).resolve().parents[1] / ".." / "shared" / "corpus" / "edxml"
+CORPUS = Path(__file__).resolve().parents[1] / "tests" / "corpus" / "edxml"
 RECIPIENT = re.compile(rb"\s*<edXML:To>.*?</edXML:To>", re.S)
 
 

@@ -1,4 +1,5 @@
-"""Shared by the edXML tests: the real corpus (read in place, never copied) and mutations."""
+"""Shared by the edXML tests: the real corpus (the project's own copy, tests/corpus/) and
+mutations."""
 
 from __future__ import annotations
 
@@ -6,7 +7,7 @@ from pathlib import Path
 
 from core.model import Kind
 
-CORPUS = Path(__file__).resolve().parents[1] / ".." / "shared" / "corpus" / "edxml"
+CORPUS = Path(__file__).resolve().parent / "corpus" / "edxml"
 NS = "http://www.mic.gov.vn/TBT/QCVN_102_2016"
 
 

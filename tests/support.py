@@ -22,7 +22,7 @@ from hub.context import HubContext
 from routing.directory import Directory
 
 ROOT = Path(__file__).resolve().parents[1]
-CORPUS = ROOT.parent / "shared" / "corpus" / "edxml"
+CORPUS = ROOT / "tests" / "corpus" / "edxml"
 
 
 def key_hash(key: str) -> str:
