@@ -21,7 +21,7 @@ from schemas.xmlparser import (
     text_value,
 )
 
-CORPUS = Path(__file__).resolve().parents[2] / ".." / "shared" / "corpus" / "edxml"
+CORPUS = Path(__file__).resolve().parents[1] / "corpus" / "edxml"
 LIMITS = {"max_depth": 64, "max_attributes": 32, "max_bytes": 1 << 20}
 EDXML = "http://www.mic.gov.vn/TBT/QCVN_102_2016"
 PREFIXES = {"xlink": XLINK_NS, "edXML": EDXML}
