@@ -16,6 +16,9 @@ CORPUS_ORGS = {
     "000.00.00.G17": ("g17", "Bộ G17"),
     "28.22.H17": ("h17", "Đơn vị 28.22.H17"),
     "000.00.15.H51": ("h51", "Trung tâm test production"),
+    "000.00.00.A80": ("a80", "Đơn vị 000.00.00.A80"),
+    "000.00.00.K19": ("k19", "Đơn vị 000.00.00.K19"),
+    "000.00.50.H19": ("h19", "Sở Thông tin và Truyền thông (000.00.50.H19)"),
 }
 CORPUS_KEYS = {system: f"key-{system}" for system, _ in CORPUS_ORGS.values()}
 

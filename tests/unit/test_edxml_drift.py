@@ -46,7 +46,7 @@ from schemas.jsonform import JSON_DIR, SCHEMA_FILES, load_schema, schema_registr
 from schemas.mapping import edxml_to_json, tree_to_json
 from schemas.semantics import date_errors, parse_date, parse_timestamp
 from tests.edxml_strategies import packages
-from tests.edxml_support import corpus, corpus_files, kind_of_file
+from tests.edxml_support import corpus, corpus_params, kind_of_file
 from tests.unit.test_hostile_catalogue import CASES
 
 # counts bounded by settings.limits (checked in code, with the configured value)
@@ -289,7 +289,7 @@ def _both_accept(pkg: dict[str, Any], kind: Kind) -> None:
     assert [e.message for e in rust_validators()[kind].iter_errors(pkg)] == []
 
 
-@pytest.mark.parametrize("path", corpus_files(), ids=lambda p: p.name)
+@pytest.mark.parametrize("path", corpus_params())
 def test_corpus_json_is_valid_for_both_json_schema_libraries(path: Any) -> None:
     _both_accept(edxml_to_json(path.read_bytes()), kind_of_file(path))
 
@@ -374,7 +374,7 @@ def test_kind_rules_and_xsd_11_assertions_agree(name: str, kind: Kind, raw: byte
     assert not _xsd11_valid(parse_package(raw, _limits()).root), name
 
 
-@pytest.mark.parametrize("path", corpus_files(), ids=lambda p: p.name)
+@pytest.mark.parametrize("path", corpus_params())
 def test_both_validators_accept_the_corpus(path: Any) -> None:
     root = parse_package(path.read_bytes(), _limits()).root
     assert _xsd11_valid(root)  # as written, any order

@@ -11,7 +11,7 @@ from core.model import Form, Kind
 from core.settings import Settings
 from schemas.mapping import edxml_to_json
 from schemas.offline import inspect_file, validate_file
-from tests.edxml_support import corpus, corpus_files, mutate
+from tests.edxml_support import corpus, corpus_params, mutate
 
 
 @pytest.fixture(scope="module")
@@ -19,7 +19,7 @@ def settings() -> Settings:
     return Settings(validation={"attachment_base64": "warn"})
 
 
-@pytest.mark.parametrize("path", corpus_files(), ids=lambda p: p.name)
+@pytest.mark.parametrize("path", corpus_params())
 def test_corpus_files_are_valid(settings: Settings, path: Path) -> None:
     assert validate_file(path, settings) == []
 

@@ -26,13 +26,13 @@ from schemas.mapping import (
     package_differences,
 )
 from tests.edxml_strategies import packages
-from tests.edxml_support import corpus, corpus_files, kind_of_file
+from tests.edxml_support import corpus, corpus_files, corpus_params, kind_of_file
 
 SETTINGS = settings(max_examples=60, deadline=None,
                     suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
 
 
-@pytest.mark.parametrize("path", corpus_files(), ids=lambda p: p.name)
+@pytest.mark.parametrize("path", corpus_params())
 def test_corpus_round_trip_loses_nothing(path: Path) -> None:
     raw = path.read_bytes()
     pkg = edxml_to_json(raw)

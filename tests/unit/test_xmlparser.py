@@ -5,7 +5,6 @@ from __future__ import annotations
 import base64
 import os
 import time
-from pathlib import Path
 
 import pytest
 from lxml import etree
@@ -20,8 +19,8 @@ from schemas.xmlparser import (
     parse_xml_with_lines,
     text_value,
 )
+from tests.edxml_support import CORPUS
 
-CORPUS = Path(__file__).resolve().parents[1] / "corpus" / "edxml"
 LIMITS = {"max_depth": 64, "max_attributes": 32, "max_bytes": 1 << 20}
 EDXML = "http://www.mic.gov.vn/TBT/QCVN_102_2016"
 PREFIXES = {"xlink": XLINK_NS, "edXML": EDXML}
