@@ -54,7 +54,7 @@ def test_recomputed_hash_breaks_the_next_link(db: Database) -> None:
         row.actor = "intruder"
         row.hash = audit.link_hash(row.prev_hash, audit.event_body(row))
     r = report(db)
-    assert not r.ok and r.first_bad_seq == 4
+    assert not r.ok and r.first_bad_seq == 4 and "link to the previous event is broken" in r.problem
 
 
 def test_removed_event_is_detected(db: Database) -> None:
@@ -68,7 +68,57 @@ def test_truncated_tail_is_detected(db: Database) -> None:
     with db.transaction() as session:
         session.execute(delete(AuditEvent).where(AuditEvent.seq == 6))
     r = report(db)
-    assert not r.ok and "removed" in r.problem
+    assert not r.ok and r.first_bad_seq == 6 and r.events == 5 and "removed" in r.problem
+
+
+CONTENT = ("at", "event", "actor", "message_id", "delivery_id", "detail", "prev_hash", "hash")
+
+
+def swap_content(db: Database, a: int, b: int) -> None:
+    """Exchange everything but the sequence numbers of two events: they change places."""
+    with db.transaction() as session:
+        first, second = session.get(AuditEvent, a), session.get(AuditEvent, b)
+        assert first is not None and second is not None
+        for column in CONTENT:
+            one, other = getattr(first, column), getattr(second, column)
+            setattr(first, column, other)
+            setattr(second, column, one)
+
+
+def test_two_events_exchanged_are_detected_at_the_first_of_them(db: Database) -> None:
+    swap_content(db, 3, 4)
+    r = report(db)
+    assert not r.ok and r.first_bad_seq == 3 and r.events == 2
+    assert "link to the previous event is broken" in r.problem
+
+
+def test_two_events_renumbered_are_detected_at_the_first_of_them(db: Database) -> None:
+    with db.transaction() as session:
+        for old, new in ((3, -1), (4, 3), (-1, 4)):
+            session.execute(update(AuditEvent).where(AuditEvent.seq == old).values(seq=new))
+    with db.reading() as session:
+        assert [e.event for e in audit.iter_events(session)][2:4] == [
+            "message.routed", "message.received"]  # the swap took
+    r = report(db)
+    assert not r.ok and r.first_bad_seq == 3 and r.events == 2
+    assert "link to the previous event is broken" in r.problem
+
+
+def test_exchanged_events_with_relinked_hashes_break_the_next_link(db: Database) -> None:
+    """Whoever reorders and rehashes the two events still cannot fix the event after them."""
+    swap_content(db, 3, 4)
+    with db.transaction() as session:
+        prev = session.get(AuditEvent, 2)
+        assert prev is not None
+        prev_hash = prev.hash
+        for seq in (3, 4):
+            row = session.get(AuditEvent, seq)
+            assert row is not None
+            row.prev_hash = prev_hash
+            row.hash = prev_hash = audit.link_hash(prev_hash, audit.event_body(row))
+    r = report(db)
+    assert not r.ok and r.first_bad_seq == 5 and r.events == 4
+    assert "link to the previous event is broken" in r.problem
 
 
 def test_cli_verify_exit_codes(db: Database, monkeypatch: pytest.MonkeyPatch) -> None:
