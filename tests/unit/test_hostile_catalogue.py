@@ -287,6 +287,11 @@ def test_the_catalogue_is_large_and_every_case_distinct() -> None:
                                                                   if not c.settings])
 
 
+# Refused without doing the work the input asks for: generous, far above a normal refusal
+# and far below an expansion or a deep tree that got through. Not a benchmark (`make bench`).
+REFUSAL_BOUND_S = 5.0
+
+
 @pytest.mark.parametrize("case", CASES, ids=lambda c: c.id)
 def test_case_is_refused_precisely_and_fast(case: Case, codecs: dict[str, EdxmlCodec]) -> None:
     key = repr(sorted(case.settings.items()))
@@ -306,7 +311,7 @@ def test_case_is_refused_precisely_and_fast(case: Case, codecs: dict[str, EdxmlC
         assert field_error.as_dict()["code"] == case.code
     if case.line is not None:
         assert error.errors[0].line == case.line
-    assert elapsed < 0.5, f"{case.id} took {elapsed:.3f}s"
+    assert elapsed < REFUSAL_BOUND_S, f"{case.id} took {elapsed:.3f}s"
 
 
 def test_messages_say_what_was_expected_and_found() -> None:
