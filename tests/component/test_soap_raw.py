@@ -23,7 +23,6 @@ from tests.support import (
     run_hub,
 )
 
-pytestmark = pytest.mark.integration
 LIMIT = 64 * 1024
 
 
