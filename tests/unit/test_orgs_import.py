@@ -46,8 +46,9 @@ def test_national_list_json_field_names(directory_file: Path, tmp_path: Path) ->
     result = CliRunner().invoke(app, ["orgs", "import", str(src)])
     assert result.exit_code == 0, result.output
     d = Directory.from_file(directory_file)
-    h41 = d.organization("000.00.00.H41")
-    assert h41 is not None and h41.level.value == "external"
+    h41, h14 = d.organization("000.00.00.H41"), d.organization("000.00.00.H14")
+    assert h41 is not None and (h41.name, h41.level.value) == ("UBND tỉnh Nghệ An", "external")
+    assert h14 is not None and (h14.name, h14.level.value) == ("UBND tỉnh Cao Bằng", "external")
 
 
 def test_broken_import_writes_nothing(directory_file: Path, tmp_path: Path) -> None:
