@@ -61,6 +61,12 @@ def holds_for(predicate: Callable[[], object], seconds: float, interval: float =
     assert predicate(), f"{what} stopped holding"
 
 
+def said(output: str) -> str:
+    """What a command printed, with the console's line wrapping undone (it wraps at the
+    terminal width, so a long temporary path moves words onto the next line)."""
+    return " ".join(output.split())
+
+
 # -- a real HTTP receiver on loopback --------------------------------------------------------
 @dataclass
 class Received:

@@ -13,6 +13,7 @@ from typer.testing import CliRunner
 from core.settings import DEMO_DIRECTORY
 from hub.cli import app
 from routing.directory import Directory
+from tests.support import said
 
 
 @pytest.fixture
@@ -31,7 +32,7 @@ def test_csv_adds_and_updates(directory_file: Path, tmp_path: Path) -> None:
                    encoding="utf-8")
     result = CliRunner().invoke(app, ["orgs", "import", str(src)])
     assert result.exit_code == 0, result.output
-    assert "1 added, 1 updated" in result.output
+    assert "1 added, 1 updated" in said(result.output)
     d = Directory.from_file(directory_file)
     org = d.organization("000.00.92.H57")
     assert org is not None and org.name == "Sở Nội vụ thành phố Huế"
@@ -57,7 +58,7 @@ def test_broken_import_writes_nothing(directory_file: Path, tmp_path: Path) -> N
     src.write_text("code,name,level,parent\n000.00.50.H57,Đơn vị,district,000.00.99.H57\n",
                    encoding="utf-8")
     result = CliRunner().invoke(app, ["orgs", "import", str(src)])
-    assert result.exit_code == 1 and "not imported" in result.output
+    assert result.exit_code == 1 and "not imported" in said(result.output)
     assert "000.00.99.H57" in result.output
     assert directory_file.read_bytes() == before
 
@@ -67,5 +68,5 @@ def test_dry_run_reports_without_writing(directory_file: Path, tmp_path: Path) -
     src = tmp_path / "one.json"
     src.write_text(json.dumps([{"code": "000.00.00.G17", "name": "Bộ"}]), encoding="utf-8")
     result = CliRunner().invoke(app, ["orgs", "import", "--dry-run", str(src)])
-    assert result.exit_code == 0 and "would change" in result.output
+    assert result.exit_code == 0 and "would change" in said(result.output)
     assert yaml.safe_load(directory_file.read_text(encoding="utf-8")) == before
