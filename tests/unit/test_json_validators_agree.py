@@ -8,6 +8,7 @@ is refused by both at the path it broke.
 from __future__ import annotations
 
 import copy
+import json
 from collections.abc import Callable
 from functools import cache
 from typing import Any
@@ -17,7 +18,13 @@ import pytest
 from referencing import Registry, Resource
 
 from core.model import Kind
-from schemas.jsonform import SCHEMA_FILES, load_schema, schema_errors, schema_registry_resources
+from schemas.jsonform import (
+    SCHEMA_FILES,
+    inlined_schema,
+    load_schema,
+    schema_errors,
+    schema_registry_resources,
+)
 from tests.support import document, status
 
 Change = Callable[[dict[str, Any]], Any]
@@ -136,3 +143,17 @@ def test_the_openapi_schema_says_what_the_validator_says(kind: Kind, change: Cha
     described = sorted({"/" + "/".join(str(p) for p in e.absolute_path)
                         for e in described_validator(kind).iter_errors(value)})
     assert described == fast_paths(kind, value) == paths
+
+
+@pytest.mark.parametrize("kind", list(Kind))
+def test_the_inlined_schema_stands_alone_and_judges_alike(kind: Kind) -> None:
+    schema = inlined_schema(kind)
+    assert "$ref" not in json.dumps(schema)  # every reference resolved in place
+    assert "$schema" not in schema and "$id" not in schema
+    alone = jsonschema.Draft202012Validator(schema)  # no registry: nothing left to look up
+    cases = [(change, paths) for _, k, change, paths in ALL if k is kind]
+    assert cases
+    for change, paths in cases:
+        value = changed(kind, change)
+        assert sorted({"/" + "/".join(str(p) for p in e.absolute_path)
+                       for e in alone.iter_errors(value)}) == paths
