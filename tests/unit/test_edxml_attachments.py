@@ -165,6 +165,20 @@ def test_json_form_attachments_reach_the_envelope_as_described() -> None:
                         validation={"attachment_base64": "warn"})
     assert [a.size for a in lenient.attachments] == [len(b"not base64")]
     assert [w.path for w in lenient.warnings] == ["/attachments/0/content"]
+    # name and type are optional
+    bare = {"contentId": attachment["contentId"], "content": attachment["content"]}
+    assert read_json(document(attachments=[bare])).attachments == (
+        AttachmentInfo("209", "", "", 270823),)
+
+
+def test_json_form_manifest_without_references() -> None:
+    empty = {"version": "1.0"}
+    pkg = {k: v for k, v in document(manifest=empty).items() if k != "attachments"}
+    assert read_json(pkg).attachments == ()  # says nothing, lists nothing: fine
+    with pytest.raises(ValidationFailed) as info:
+        read_json(document(manifest=empty))  # says nothing of an attachment that is there
+    assert codes(info.value) == ["attachment_unreferenced"]
+    assert [e.path for e in info.value.errors] == ["/attachments/0/contentId"]
 
 
 def test_json_form_text_that_xml_cannot_carry_is_refused_once_at_its_path() -> None:

@@ -56,6 +56,13 @@ def test_valid_status_becomes_an_envelope_for_the_document_sender(codec: JsonCod
                                                       ("000.00.00.H57",))
     assert env.response_for == ResponseFor("000.00.00.H57", "x", "15/QĐ-UBND")
     assert (env.document_id, env.status_code) == (None, "03")
+    del status["responseFor"]["code"]  # optional: then empty
+    assert codec.read(json.dumps(status).encode(), Kind.STATUS).response_for == ResponseFor(
+        "000.00.00.H57", "x", "")
+    status["responseFor"]["promulgationDate"] = "2026/02/30"
+    with pytest.raises(ValidationFailed) as info:
+        codec.read(json.dumps(status).encode(), Kind.STATUS)
+    assert [e.path for e in info.value.errors] == ["/responseFor/promulgationDate"]
 
 
 def test_every_offending_path_is_named(codec: JsonCodec) -> None:
@@ -65,6 +72,8 @@ def test_every_offending_path_is_named(codec: JsonCodec) -> None:
         codec.read(json.dumps(bad).encode(), Kind.DOCUMENT)
     paths = {e.path for e in info.value.errors}
     assert paths == {"/subject", "/code/codeNumber", "/to/0/organId"}
+    assert (info.value.detail, info.value.detail_vi) == (
+        "3 field(s) do not match the document schema", "3 trường không đúng lược đồ")
 
 
 def test_impossible_date_is_refused(codec: JsonCodec) -> None:
@@ -94,6 +103,8 @@ def test_deep_nesting_is_refused(codec: JsonCodec) -> None:
     with pytest.raises(MalformedInput) as info:
         codec.read(b"[" * 5000 + b"]" * 5000, Kind.DOCUMENT)  # past the parser's recursion
     assert info.value.code == "json_too_deep"
+    assert (info.value.detail, info.value.detail_vi) == (
+        "body nests too deeply", "JSON lồng nhau quá sâu")
 
 
 def nested(depth: int) -> bytes:
@@ -139,7 +150,7 @@ def test_a_body_that_is_not_json_names_line_and_column(codec: JsonCodec) -> None
     assert info.value.detail == "body is not JSON: Expecting value at line 2 column 14"
     assert info.value.detail_vi == "Nội dung không phải JSON: dòng 2, cột 14"
     [error] = info.value.errors
-    assert (error.path, error.line) == ("/", 2)
+    assert (error.path, error.line, error.message) == ("/", 2, "Expecting value")
 
 
 def test_status_sent_to_the_document_endpoint_is_the_wrong_kind(codec: JsonCodec) -> None:
