@@ -13,6 +13,26 @@ from core.settings import Settings
 from tests import services
 from tests.support import Receiver, run_receiver
 
+# The fixtures through which a test reaches a real service; `integration` means using one.
+SERVICE_FIXTURES = frozenset({"pg_server", "redis_server"})
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Refuse to run when the `integration` marker and the services a test uses disagree,
+    so that `-m integration` and `-m "not integration"` select what they say."""
+    wrong = []
+    for item in items:
+        uses = bool(SERVICE_FIXTURES & set(getattr(item, "fixturenames", ())))
+        marked = item.get_closest_marker("integration") is not None
+        if uses and not marked:
+            wrong.append(f"{item.nodeid}: uses PostgreSQL or Redis but is not marked integration")
+        elif marked and not uses:
+            wrong.append(f"{item.nodeid}: marked integration but uses neither PostgreSQL nor "
+                         "Redis")
+    if wrong:
+        raise pytest.UsageError("markers that do not say what the tests need:\n  "
+                                + "\n  ".join(wrong))
+
 
 @pytest.fixture(scope="session")
 def pg_server() -> Iterator[str | None]:

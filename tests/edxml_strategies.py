@@ -37,7 +37,14 @@ _NON_EMPTY = {"NonEmptyText11": 11, "NonEmptyText100": 100, "NonEmptyText200": 2
 
 
 def text(min_size: int, max_size: int) -> st.SearchStrategy[str]:
-    return st.text(ALPHABET, min_size=min_size, max_size=min(max_size, 24))
+    """Short text, or text of exactly the longest length the type allows (so generated
+    packages reach every length limit, with multi-byte and non-BMP characters in it)."""
+    short = st.text(ALPHABET, min_size=min_size, max_size=min(max_size, 24))
+    if max_size <= 24:
+        return short
+    longest = st.builds(lambda fill, tail: fill * (max_size - len(tail)) + tail,
+                        ALPHABET, st.text(ALPHABET, max_size=4))
+    return short | longest
 
 
 def dates() -> st.SearchStrategy[str]:

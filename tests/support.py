@@ -35,14 +35,36 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
-def wait_until(predicate: Callable[[], bool], timeout: float = 20.0, interval: float = 0.05,
-               what: str = "condition") -> None:
+def wait_until(predicate: Callable[[], object], timeout: float = 20.0, interval: float = 0.05,
+               what: str = "condition", progress: Callable[[], object] | None = None) -> None:
+    """Return as soon as `predicate()` holds; fail after `timeout` seconds, saying `what` was
+    awaited and, when given, how far it got (`progress()`)."""
     deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
+    while True:
         if predicate():
             return
+        if time.monotonic() >= deadline:
+            break
         time.sleep(interval)
-    raise AssertionError(f"timed out after {timeout}s waiting for {what}")
+    got = f" (got {progress()})" if progress is not None else ""
+    raise AssertionError(f"timed out after {timeout}s waiting for {what}{got}")
+
+
+def holds_for(predicate: Callable[[], object], seconds: float, interval: float = 0.05,
+              what: str = "condition") -> None:
+    """A deliberate negative check: `predicate()` must stay true for `seconds` (it watches
+    for something that must not happen, so it always takes the whole time)."""
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        assert predicate(), f"{what} stopped holding"
+        time.sleep(interval)
+    assert predicate(), f"{what} stopped holding"
+
+
+def said(output: str) -> str:
+    """What a command printed, with the console's line wrapping undone (it wraps at the
+    terminal width, so a long temporary path moves words onto the next line)."""
+    return " ".join(output.split())
 
 
 # -- a real HTTP receiver on loopback --------------------------------------------------------
@@ -61,6 +83,8 @@ class Receiver:
     received: list[Received] = field(default_factory=list)
     fail_plan: dict[str, list[int]] = field(default_factory=dict)
     delay_s: float = 0.0
+    # cleared, every request waits (unrecorded, unanswered) until it is set again
+    gate: threading.Event = field(default_factory=lambda: _opened(threading.Event()))
     lock: threading.Lock = field(default_factory=threading.Lock)
 
     def message_ids(self, path: str | None = None) -> list[str]:
@@ -77,6 +101,11 @@ class Receiver:
             self.fail_plan[path] = list(statuses)
 
 
+def _opened(event: threading.Event) -> threading.Event:
+    event.set()
+    return event
+
+
 @contextlib.contextmanager
 def run_receiver() -> Iterator[Receiver]:
     port = free_port()
@@ -91,6 +120,7 @@ def run_receiver() -> Iterator[Receiver]:
         def do_POST(self) -> None:  # noqa: N802
             length = int(self.headers.get("Content-Length", 0))
             body = self.rfile.read(length)
+            receiver.gate.wait(timeout=60)
             if receiver.delay_s:
                 time.sleep(receiver.delay_s)
             with receiver.lock:
@@ -111,6 +141,7 @@ def run_receiver() -> Iterator[Receiver]:
     try:
         yield receiver
     finally:
+        receiver.gate.set()
         server.shutdown()
         server.server_close()
 

@@ -100,8 +100,9 @@ def test_a_missing_soap_password_stops_start_up(tmp_path, monkeypatch: pytest.Mo
             "mode": "push", "adapter": "soap", "soap": {
                 "wsdl": "http://127.0.0.1:9/q?wsdl", "username": "u",
                 "password_env": "NO_SUCH_PASSWORD"}}}]})
-    with pytest.raises(HubError, match="NO_SUCH_PASSWORD"):
+    with pytest.raises(HubError, match="NO_SUCH_PASSWORD") as info:
         HubContext.build(Settings(database_url=f"sqlite:///{tmp_path}/h.db"), directory)
+    assert info.value.code == "soap_credentials_missing"
 
 
 def test_soap_username_without_password_variable_is_refused() -> None:

@@ -11,13 +11,12 @@ from pathlib import Path
 
 import httpx
 import pytest
-from typer.testing import CliRunner
 
-from hub.cli import app
 from tests.integration.test_worker_crash import directory_file
 from tests.support import DEPARTMENT, KEYS, Receiver, body, document, free_port, wait_until
 
-pytestmark = pytest.mark.e2e
+# processes started by the command, on real PostgreSQL and Redis
+pytestmark = [pytest.mark.e2e, pytest.mark.integration]
 
 
 def test_two_api_processes_and_a_worker_deliver_everything(
@@ -62,10 +61,3 @@ def test_two_api_processes_and_a_worker_deliver_everything(
         log.close()
     served_by = (tmp_path / "processes.log").read_text(errors="replace")
     assert served_by.count("Started server process") == 2, served_by[-2000:]
-
-
-def test_several_processes_need_production_mode(monkeypatch: pytest.MonkeyPatch) -> None:
-    for name in ("LIENTHONG_DATABASE_URL", "LIENTHONG_REDIS_URL", "LIENTHONG_CONFIG"):
-        monkeypatch.delenv(name, raising=False)
-    result = CliRunner().invoke(app, ["serve", "--workers", "2"])
-    assert result.exit_code == 2 and "production mode" in result.output

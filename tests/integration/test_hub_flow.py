@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import time
 from collections.abc import Iterator
 
 import httpx
@@ -22,6 +21,7 @@ from tests.support import (
     Receiver,
     body,
     document,
+    holds_for,
     hue_directory,
     run_hub,
     status,
@@ -49,6 +49,20 @@ def view(hub: LiveHub, message_id: str, who: str = "province") -> dict:
     return r.json()
 
 
+def pushes_finished(hub: LiveHub, message_id: str) -> bool:
+    states = {d["recipient"]: d["state"] for d in view(hub, message_id)["deliveries"]}
+    return states[DEPARTMENT] == states[COMMUNE] == "delivered" and outbox_rows(hub) == 0
+
+
+def outbox_rows(hub: LiveHub) -> int:
+    with hub.ctx.db.reading() as session:
+        return int(session.scalar(select(func.count()).select_from(Outbox)) or 0)
+
+
+# several sweeper intervals (FAST_DELIVERY: 0.5 s): long enough for a stray re-enqueue to show
+NO_SECOND_COPY_WITHIN_S = 3.0
+
+
 def test_document_reaches_department_district_and_commune_exactly_once(
     hub: LiveHub, receiver: Receiver
 ) -> None:
@@ -62,7 +76,10 @@ def test_document_reaches_department_district_and_commune_exactly_once(
 
     wait_until(lambda: receiver.at("/department") and receiver.at("/commune"),
                what="push deliveries")
-    time.sleep(1.0)  # a second copy, if any, would arrive now
+    wait_until(lambda: pushes_finished(hub, msg_id), what="the hub to record both pushes")
+    # a deliberate negative check: nothing is owed any more, so no second copy may arrive
+    holds_for(lambda: len(receiver.at("/department")) == len(receiver.at("/commune")) == 1,
+              seconds=NO_SECOND_COPY_WITHIN_S, what="one copy per pushing recipient")
     for path in ("/department", "/commune"):
         got = receiver.at(path)
         assert len(got) == 1, f"{path} received {len(got)} copies"
@@ -168,8 +185,26 @@ def test_readiness_reports_database_and_broker(hub: LiveHub) -> None:
     assert r.status_code == 200
     assert r.json() == {"status": "ready", "database": True, "broker": True}
     assert httpx.get(f"{hub.url}/healthz").json() == {"status": "ok"}
-    with hub.ctx.db.reading() as session:
-        assert session.scalar(select(func.count()).select_from(Outbox)) == 0
+
+
+def test_the_outbox_holds_each_push_until_it_is_delivered_then_empties(
+    hub: LiveHub, receiver: Receiver
+) -> None:
+    receiver.gate.clear()  # the receivers take the requests but do not answer yet
+    ids = []
+    for number in (106, 107, 108):
+        r = httpx.post(f"{hub.url}/api/v1/documents", content=body(document(number)),
+                       headers=auth("province"))
+        assert r.status_code == 202, r.text
+        ids.append(r.json()["id"])
+    # one row per push delivery (department and commune); the pulling district has none
+    assert outbox_rows(hub) == 2 * len(ids)
+    receiver.gate.set()
+    wait_until(lambda: all(pushes_finished(hub, i) for i in ids), progress=lambda: outbox_rows(hub),
+               what="every push delivered and the outbox empty")
+    assert sorted(receiver.message_ids("/department")) == sorted(ids)
+    assert sorted(receiver.message_ids("/commune")) == sorted(ids)
+    assert outbox_rows(hub) == 0
 
 
 def test_metrics_count_accepted_rejected_and_deliveries(hub: LiveHub, receiver: Receiver) -> None:

@@ -2,10 +2,7 @@
 
 from __future__ import annotations
 
-import base64
-import io
 import re
-import zipfile
 from collections.abc import Iterator
 from typing import Any
 
@@ -21,22 +18,11 @@ from tests.support import CORPUS, LiveHub, run_hub
 pytestmark = pytest.mark.integration
 EDXML = "http://www.mic.gov.vn/TBT/QCVN_102_2016"
 DOCUMENT_ID = "000.00.00.G22,2015/09/30,7816/VPCP-TTĐT"
-# which system sends each corpus document (by its From)
-SENDERS = {"edoc.edxml": "h13", "edoc_new.edxml": "h13", "edoc_update.edxml": "vpcp",
-           "edoc_replacement.edxml": "vpcp", "edoc_revocation.edxml": "vpcp"}
 
 
 @pytest.fixture
 def hub(make_settings, pg_url: str, redis_url: str) -> Iterator[LiveHub]:
     settings = make_settings(database_url=pg_url, redis_url=redis_url, embedded_worker=True)
-    with run_hub(settings, corpus_directory()) as live:
-        yield live
-
-
-@pytest.fixture
-def lenient_hub(make_settings) -> Iterator[LiveHub]:
-    # edoc.edxml carries an attachment whose content is not base64: carried, with a warning
-    settings = make_settings(validation={"attachment_base64": "warn"})
     with run_hub(settings, corpus_directory()) as live:
         yield live
 
@@ -106,20 +92,6 @@ def test_inline_edxml_through_zeep(hub: LiveHub) -> None:
     assert (again.Status, again.MessageId) == ("duplicate", sent.MessageId)
 
 
-@pytest.mark.parametrize("name", sorted(SENDERS))
-def test_every_corpus_document_is_accepted_over_soap11_inline(lenient_hub: LiveHub,
-                                                               name: str) -> None:
-    raw = corpus(name)
-    inline = raw.split(b"?>", 1)[1].decode("utf-8")  # the package without its declaration
-    sender = SENDERS[name]
-    r = httpx.post(f"{lenient_hub.url}/soap",
-                   content=envelope(f"<lt:SendDocument>{inline}</lt:SendDocument>",
-                                    security(sender, CORPUS_KEYS[sender]), "1.1"),
-                   headers=headers("1.1", "SendDocument"), timeout=60)
-    assert r.status_code == 200, r.text[:2000]
-    assert b"<lt:Status>accepted</lt:Status>" in r.content
-
-
 STATUSES = sorted(p.name for p in CORPUS.glob("status*.edxml"))
 
 
@@ -131,8 +103,8 @@ def test_every_corpus_status_is_accepted_after_its_document(hub: LiveHub) -> Non
         sender = "vpcp" if b"<edXML:StatusCode>13<" in raw else "nghean"
         answer = client(hub, sender).service.SendStatus(PackageBase64=raw)
         kinds.append((name, answer.Kind, answer.Status))
-    assert all(kind == "status" and status in ("accepted", "duplicate")
-               for _, kind, status in kinds), kinds
+    # each corpus status is a status of its own: accepted, none taken for a duplicate
+    assert kinds == [(name, "status", "accepted") for name in STATUSES]
 
 
 def test_package_faults_carry_paths_and_lines(hub: LiveHub) -> None:
@@ -143,8 +115,9 @@ def test_package_faults_carry_paths_and_lines(hub: LiveHub) -> None:
     detail = hub_fault(caught.value)
     assert caught.value.code.endswith("Sender")
     assert (detail["Title"], detail["Status"]) == ("Validation failed", "422"), detail
-    assert any("Subject" in e["Path"] or "Subject" in e["Message"] for e in detail["Error"])
-    assert all(e.get("Line") for e in detail["Error"]), detail
+    [error] = detail["Error"]
+    assert error["Path"] == "/edXML/edXMLEnvelope/edXMLHeader/MessageHeader", detail
+    assert "Subject" in error["Message"] and error["Line"], detail
 
     # a system may only send as the organisations it serves
     with pytest.raises(zeep.exceptions.Fault) as caught:
@@ -160,29 +133,3 @@ def test_hostile_inline_package_is_refused(hub: LiveHub) -> None:
                    headers=headers("1.2", "SendDocument"))
     assert r.status_code == 500
     assert b"<lt:Code>xml_too_deep</lt:Code>" in r.content
-
-
-def test_a_large_attachment_travels_inline(make_settings) -> None:
-    raw = corpus("edoc_new.edxml").decode("utf-8")
-    archive = io.BytesIO()
-    with zipfile.ZipFile(archive, "w", zipfile.ZIP_STORED) as z:
-        z.writestr("van-ban.pdf", b"%PDF-1.4 " + bytes(range(256)) * 33_000)
-    big = base64.b64encode(archive.getvalue()).decode("ascii")
-    assert len(big) > 10_000_000  # over libxml2's text node limit
-    inline = re.sub(r"(<edXML:ContentTransferEncoded[^>]*>).*?(</edXML:ContentTransferEncoded>)",
-                    lambda m: m.group(1) + big + m.group(2), raw, count=1, flags=re.S)
-    inline = inline.split("?>", 1)[1]
-    settings = make_settings(limits={"max_body_bytes": 24 * 1024 * 1024,
-                                     "max_attachment_bytes": 16 * 1024 * 1024})
-    with run_hub(settings, corpus_directory()) as hub:
-        r = httpx.post(f"{hub.url}/soap",
-                       content=envelope(f"<lt:SendDocument>{inline}</lt:SendDocument>",
-                                        security("h13", CORPUS_KEYS["h13"])),
-                       headers=headers("1.2", "SendDocument"), timeout=120)
-        assert r.status_code == 200, r.text[:2000]
-        message_id = r.text.split("<lt:MessageId>")[1].split("<")[0]
-        # a reply over 10 MB of base64 needs a client that allows huge text nodes
-        h17 = zeep_client(hub.url, "h17", CORPUS_KEYS["h17"], huge=True)
-        fetched = h17.service.GetDocument(MessageId=message_id)
-        carried = big.encode() in fetched.PackageBase64
-        assert carried, "the attachment did not come back whole"

@@ -14,9 +14,19 @@ import pytest
 import yaml
 
 from core.settings import Settings
-from tests.support import DEPARTMENT, KEYS, Receiver, body, document, hue_directory, run_hub
+from tests.support import (
+    DEPARTMENT,
+    KEYS,
+    Receiver,
+    body,
+    document,
+    hue_directory,
+    run_hub,
+    wait_until,
+)
 
-pytestmark = pytest.mark.integration
+# real PostgreSQL and Redis, and worker processes started and killed
+pytestmark = [pytest.mark.integration, pytest.mark.e2e]
 BATCH = 500
 
 
@@ -72,9 +82,8 @@ def test_killed_worker_loses_nothing(tmp_path: Path, pg_url: str, redis_url: str
 
         first = start_worker(env, log)
         try:
-            deadline = time.monotonic() + 60
-            while len(receiver.at("/department")) < 50 and time.monotonic() < deadline:
-                time.sleep(0.02)
+            wait_until(lambda: len(receiver.at("/department")) >= 50, timeout=60, interval=0.02,
+                       what="the first worker to deliver 50 documents")
             first.send_signal(signal.SIGKILL)
             first.wait(timeout=10)
         finally:
@@ -85,11 +94,9 @@ def test_killed_worker_loses_nothing(tmp_path: Path, pg_url: str, redis_url: str
 
         second = start_worker(env, log)
         try:
-            deadline = time.monotonic() + 120
-            while time.monotonic() < deadline:
-                if set(receiver.message_ids("/department")) >= ids:
-                    break
-                time.sleep(0.1)
+            wait_until(lambda: set(receiver.message_ids("/department")) >= ids, timeout=120,
+                       interval=0.1, what=f"all {BATCH} documents delivered",
+                       progress=lambda: f"{len(ids - set(receiver.message_ids()))} missing")
         finally:
             second.send_signal(signal.SIGTERM)
             try:

@@ -14,7 +14,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from core.errors import PayloadTooLarge, ValidationFailed
-from core.model import Kind
+from core.model import AttachmentInfo, Kind
 from core.settings import Settings
 from schemas.attachments import scan_base64, text_chunks
 from schemas.jsonform import JsonCodec
@@ -92,6 +92,8 @@ def test_json_form_attachment_is_checked_like_edxml() -> None:
     with pytest.raises(PayloadTooLarge) as too_big:
         read_json(document(), limits={"max_attachment_bytes": 1000})
     assert too_big.value.code == "attachment_too_large"
+    assert too_big.value.detail == "the attachment at /attachments/0 is over 1000 bytes"
+    assert [e.path for e in too_big.value.errors] == ["/attachments/0"]
 
 
 def test_json_form_manifest_is_checked_both_ways() -> None:
@@ -124,3 +126,85 @@ def test_json_form_signature_must_be_a_signature() -> None:
         assert codes(info.value) == ["signature_invalid"], xml
     read_json(document(signature={"xml": '<Signature xmlns="http://www.w3.org/2000/09/'
                                          'xmldsig#"/>'}))
+
+
+@pytest.mark.parametrize("limit", [1, 2])
+def test_json_form_attachment_count_is_limited_by_the_settings(limit: int) -> None:
+    attachment = document()["attachments"][0]
+    two = document(attachments=[attachment, {**attachment, "contentId": "cid:210"}])
+    read_json(document(), limits={"max_attachments": limit})  # one is within either limit
+    if limit == 2:
+        read_json(two, limits={"max_attachments": limit})  # as many as allowed
+        return
+    with pytest.raises(ValidationFailed) as info:
+        read_json(two, limits={"max_attachments": limit})
+    assert codes(info.value) == ["too_many_attachments"]
+    [error] = info.value.errors
+    assert (error.path, error.message, error.message_vi) == (
+        "/attachments", "expected at most 1 attachments, found 2",
+        "tối đa 1 tệp đính kèm, nhận được 2")
+
+
+def test_json_form_recipient_count_is_limited_by_the_settings() -> None:
+    assert len(read_json(document(), limits={"max_recipients": 3}).recipients) == 3
+    with pytest.raises(ValidationFailed) as info:
+        read_json(document(), limits={"max_recipients": 2})
+    assert codes(info.value) == ["too_many_recipients"]
+    [error] = info.value.errors
+    assert (error.path, error.message, error.message_vi) == (
+        "/to", "expected at most 2 recipients, found 3", "tối đa 2 nơi nhận, nhận được 3")
+
+
+def test_json_form_attachments_reach_the_envelope_as_described() -> None:
+    attachment = document()["attachments"][0]
+    envelope = read_json(document(attachments=[{**attachment, "contentType": "Application/ZIP"}]))
+    assert envelope.attachments == (
+        AttachmentInfo("209", "1896_QD-TTg_m_294779.doc", "application/zip", 270823),)
+    # carried under the lenient policy, text that is not base64 counts by its own bytes
+    lenient = read_json(document(attachments=[{**attachment, "content": "not base64"}]),
+                        validation={"attachment_base64": "warn"})
+    assert [a.size for a in lenient.attachments] == [len(b"not base64")]
+    assert [w.path for w in lenient.warnings] == ["/attachments/0/content"]
+    # name and type are optional
+    bare = {"contentId": attachment["contentId"], "content": attachment["content"]}
+    assert read_json(document(attachments=[bare])).attachments == (
+        AttachmentInfo("209", "", "", 270823),)
+
+
+def test_json_form_manifest_without_references() -> None:
+    empty = {"version": "1.0"}
+    pkg = {k: v for k, v in document(manifest=empty).items() if k != "attachments"}
+    assert read_json(pkg).attachments == ()  # says nothing, lists nothing: fine
+    with pytest.raises(ValidationFailed) as info:
+        read_json(document(manifest=empty))  # says nothing of an attachment that is there
+    assert codes(info.value) == ["attachment_unreferenced"]
+    assert [e.path for e in info.value.errors] == ["/attachments/0/contentId"]
+
+
+def test_json_form_text_that_xml_cannot_carry_is_refused_once_at_its_path() -> None:
+    with pytest.raises(ValidationFailed) as info:
+        read_json(document(subject="a\x01b"))
+    assert codes(info.value) == ["value_not_xml"]
+    assert [e.path for e in info.value.errors] == ["/subject"]
+    assert (info.value.detail, info.value.detail_vi) == (
+        "1 field(s) are invalid", "1 trường không hợp lệ")
+    attachment = {**document()["attachments"][0], "content": "not base64 \x01"}
+    with pytest.raises(ValidationFailed) as info:
+        read_json(document(attachments=[attachment]), validation={"attachment_base64": "warn"})
+    assert [e.path for e in info.value.errors] == ["/attachments/0/content"]  # not twice
+    assert codes(info.value) == ["value_not_xml"]
+
+
+def test_json_form_ids_must_be_unique() -> None:
+    attachment = document()["attachments"][0]
+    with pytest.raises(ValidationFailed) as info:
+        read_json(document(attachments=[attachment, {**attachment, "contentId": "209"}]))
+    assert codes(info.value) == ["attachment_duplicate_id"]
+    assert [e.path for e in info.value.errors] == ["/attachments/1/contentId"]
+    assert info.value.errors[0].message_vi == "ContentId '209' của tệp đính kèm bị trùng"
+    with pytest.raises(ValidationFailed) as info:
+        read_json(document(manifest={"references": [{"contentId": "209"},
+                                                     {"contentId": "cid:209"}]}))
+    assert codes(info.value) == ["reference_duplicate_id"]
+    assert [e.path for e in info.value.errors] == ["/manifest/references/1/contentId"]
+    assert info.value.errors[0].message_vi == "ContentId '209' của tham chiếu bị trùng"

@@ -47,11 +47,14 @@ def test_errors_name_paths_and_lines(settings: Settings, tmp_path: Path) -> None
 
 def test_unreadable_and_hostile_files_are_reported_not_raised(settings: Settings,
                                                               tmp_path: Path) -> None:
-    assert validate_file(tmp_path / "missing.edxml", settings)[0].path == "/"
+    [missing] = validate_file(tmp_path / "missing.edxml", settings)
+    assert missing.path == "/" and "cannot read the file" in missing.message
     hostile = tmp_path / "xxe.edxml"
     hostile.write_bytes(b'<!DOCTYPE a [<!ENTITY x SYSTEM "file:///etc/passwd">]><a>&x;</a>')
     [error] = validate_file(hostile, settings)
+    assert (error.path, error.line, error.as_dict()["code"]) == ("/", 1, "xml_doctype")
     assert "DOCTYPE" in error.message
     broken = tmp_path / "broken.json"
     broken.write_bytes(b'{"from": ')
-    assert validate_file(broken, settings)
+    [malformed] = validate_file(broken, settings)
+    assert (malformed.path, malformed.line, malformed.message_vi) == ("/", 1, "JSON không hợp lệ")

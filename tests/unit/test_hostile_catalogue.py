@@ -95,7 +95,7 @@ class Case:
 
 CASES = [
     # ----------------------------------------------------------- required elements
-    Case("missing Subject", doc(SUBJECT, ""), "element_missing", MH),
+    Case("missing Subject", doc(SUBJECT, ""), "element_missing", MH, line=5),
     Case("missing DocumentId", doc(
         "<edXML:DocumentId>000.00.00.G22,2015/09/30,7816/VPCP-TTĐT</edXML:DocumentId>", ""),
         "element_missing", MH),
@@ -129,7 +129,7 @@ CASES = [
         '<xi:include xmlns:xi="http://www.w3.org/2001/XInclude" href="file:///etc/passwd"'
         ' parse="text"/>'), "element_unexpected", f"{MH}/include"),
     Case("status element in a document", in_header("<edXML:StatusCode>01</edXML:StatusCode>"),
-         "element_unexpected", f"{MH}/StatusCode"),
+         "element_unexpected", f"{MH}/StatusCode", line=79),
     Case("text between elements", doc(SUBJECT, "stray text" + SUBJECT), "text_unexpected", MH),
     Case("unknown attribute", doc("<edXML:Subject>", '<edXML:Subject lang="vi">'),
          "attribute_unexpected", f"{MH}/Subject"),
@@ -185,14 +185,18 @@ CASES = [
     Case("status naming no document", status(
         "<edXML:DocumentId>000.00.00.G22,2015/09/30,7816/VPCP-TTĐT</edXML:DocumentId>",
         "<edXML:DocumentId></edXML:DocumentId>"), "value_empty", f"{MH}/ResponseFor/DocumentId",
-        kind=Kind.STATUS),
+        kind=Kind.STATUS, line=19),
+    Case("status whose ResponseFor has no DocumentId", status(
+        "<edXML:DocumentId>000.00.00.G22,2015/09/30,7816/VPCP-TTĐT</edXML:DocumentId>", ""),
+        "element_missing", f"{MH}/ResponseFor", kind=Kind.STATUS, line=16),
     Case("status with a recipient list", status(
         "<edXML:StatusCode>", "<edXML:To><edXML:OrganId>000.00.00.H57</edXML:OrganId>"
-        "</edXML:To><edXML:StatusCode>"), "element_unexpected", f"{MH}/To", kind=Kind.STATUS),
+        "</edXML:To><edXML:StatusCode>"), "element_unexpected", f"{MH}/To", kind=Kind.STATUS,
+        line=28),
     Case("status with attachments", status("</edXML:edXMLEnvelope>",
                                            "</edXML:edXMLEnvelope><edXML:AttachmentEncoded/>"),
          "element_unexpected", "/edXML/AttachmentEncoded", kind=Kind.STATUS),
-    Case("status to the document endpoint", STATUS, "wrong_package_kind", MH),
+    Case("status to the document endpoint", STATUS, "wrong_package_kind", MH, line=2),
     Case("document to the status endpoint", DOC, "wrong_package_kind", MH, kind=Kind.STATUS),
     # ----------------------------------------------------------- attachments
     Case("dangling manifest reference", doc(
@@ -217,8 +221,9 @@ CASES = [
     Case("oversize attachment", DOC, "attachment_too_large", ATTACHMENT,
          error=PayloadTooLarge, settings={"limits": {"max_attachment_bytes": 64}}),
     Case("too many attachments", doc("</AttachmentEncoded>", ATTACHMENT_XML),
-         "too_many_attachments", f"{ATTACHMENT}[2]", settings={"limits": {"max_attachments": 1}}),
-    Case("too many recipients", DOC, "too_many_recipients", f"{MH}/To[3]",
+         "too_many_attachments", f"{ATTACHMENT}[2]", line=158,
+         settings={"limits": {"max_attachments": 1}}),
+    Case("too many recipients", DOC, "too_many_recipients", f"{MH}/To[3]", line=36,
          settings={"limits": {"max_recipients": 2}}),
     # ----------------------------------------------------------- hostile XML
     Case("XXE reading a file", status(
@@ -287,6 +292,11 @@ def test_the_catalogue_is_large_and_every_case_distinct() -> None:
                                                                   if not c.settings])
 
 
+# Refused without doing the work the input asks for: generous, far above a normal refusal
+# and far below an expansion or a deep tree that got through. Not a benchmark (`make bench`).
+REFUSAL_BOUND_S = 5.0
+
+
 @pytest.mark.parametrize("case", CASES, ids=lambda c: c.id)
 def test_case_is_refused_precisely_and_fast(case: Case, codecs: dict[str, EdxmlCodec]) -> None:
     key = repr(sorted(case.settings.items()))
@@ -306,7 +316,7 @@ def test_case_is_refused_precisely_and_fast(case: Case, codecs: dict[str, EdxmlC
         assert field_error.as_dict()["code"] == case.code
     if case.line is not None:
         assert error.errors[0].line == case.line
-    assert elapsed < 0.5, f"{case.id} took {elapsed:.3f}s"
+    assert elapsed < REFUSAL_BOUND_S, f"{case.id} took {elapsed:.3f}s"
 
 
 def test_messages_say_what_was_expected_and_found() -> None:
@@ -329,6 +339,21 @@ def test_messages_say_what_was_expected_and_found() -> None:
     assert info.value.errors[0].message.startswith(
         "unexpected element Urgency; expected one of: From, To, DocumentId, Code")
     assert info.value.errors[0].message_vi.startswith("phần tử Urgency không được phép")
+    with pytest.raises(ValidationFailed) as info:
+        _codec({}).read(status("<edXML:DocumentId>000.00.00.G22,2015/09/30,7816/VPCP-TTĐT"
+                               "</edXML:DocumentId>", ""), Kind.STATUS)
+    assert (info.value.errors[0].message, info.value.errors[0].message_vi) == (
+        "expected element DocumentId (required in a status package), found none",
+        "thiếu phần tử DocumentId (bắt buộc trong gói tin trạng thái)")
+    with pytest.raises(ValidationFailed) as info:
+        _codec({"limits": {"max_recipients": 2}}).read(DOC, Kind.DOCUMENT)
+    assert (info.value.errors[0].message, info.value.errors[0].message_vi) == (
+        "expected at most 2 recipients, found 3", "tối đa 2 nơi nhận, nhận được 3")
+    with pytest.raises(ValidationFailed) as info:
+        _codec({}).read(in_header("<edXML:StatusCode>01</edXML:StatusCode>"), Kind.DOCUMENT)
+    assert (info.value.errors[0].message, info.value.errors[0].message_vi) == (
+        "unexpected element StatusCode: it does not belong in a document package",
+        "phần tử StatusCode không thuộc gói tin văn bản")
 
 
 def test_several_problems_are_all_reported() -> None:

@@ -108,7 +108,11 @@ def test_converted_packages_are_accepted_by_the_other_codec() -> None:
 def test_invalid_json_is_not_converted() -> None:
     with pytest.raises(ValidationFailed) as info:
         json_to_edxml({"from": {"organId": "000.00.00.H57"}, "subject": "x"})
-    assert "/to" in {e.path for e in info.value.errors} or info.value.errors
+    # a missing property is reported at the object that lacks it, naming the property
+    assert [e.path for e in info.value.errors] == ["/"] * 5
+    assert sorted(e.message for e in info.value.errors) == sorted(
+        f'"{name}" is a required property'
+        for name in ("to", "documentId", "code", "promulgationInfo", "documentType"))
     with pytest.raises(ValidationFailed) as info:
         json_to_edxml({**edxml_to_json(corpus("status.edxml")), "description": "a\x01b"})
     assert info.value.errors[0].path == "/description"

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pytest
+from pydantic import ValidationError
 
 from core.errors import UnknownRecipient, ValidationFailed
 from core.model import Envelope, Form, Kind
@@ -52,9 +53,12 @@ def test_non_standard_id_needs_the_directory_or_is_refused_when_strict() -> None
     with pytest.raises(ValidationFailed) as info:
         check_identifiers(envelope("null"), d, Settings())
     assert info.value.code == "invalid_organ_id"
+    assert [e.path for e in info.value.errors] == ["/to/0/organId"]
     strict = Settings(validation={"organ_id_policy": "strict"})
-    with pytest.raises(ValidationFailed):
+    with pytest.raises(ValidationFailed) as info:
         check_identifiers(envelope("vxp.saas.03"), d, strict)
+    assert info.value.code == "invalid_organ_id"
+    assert [e.path for e in info.value.errors] == ["/to/0/organId"]
 
 
 def test_keys_are_found_by_hash_only() -> None:
@@ -65,8 +69,10 @@ def test_keys_are_found_by_hash_only() -> None:
 
 
 def test_plaintext_keys_are_refused() -> None:
-    with pytest.raises(Exception, match="sha256"):
+    with pytest.raises(ValidationError, match="never in clear") as info:
         directory(api_key_hashes=["my-secret-key"])
+    [error] = info.value.errors()
+    assert error["loc"] == ("systems", 1, "api_key_hashes")
 
 
 def test_two_systems_receiving_for_one_unit_are_refused() -> None:

@@ -144,4 +144,6 @@ def test_wsdl_points_at_the_address_and_loads_in_zeep(tmp_path: Path) -> None:
     ports = client.wsdl.services["LienthongService"].ports
     assert {p.binding_options["address"] for p in ports.values()} == {
         "https://lgsp.hue.gov.vn/lienthong/soap"}
-    assert client.get_element(f"{{{LT}}}HubFault") is not None
+    fault = client.get_element(f"{{{LT}}}HubFault")  # raises when the WSDL lacks it
+    assert [name for name, _ in fault.type.elements] == [
+        "Code", "Title", "Status", "Message", "MessageVi", "Error"]

@@ -27,12 +27,18 @@ PREFIXES = {"xlink": XLINK_NS, "edXML": EDXML}
 CTE = frozenset({"ContentTransferEncoded"})
 
 
+# A refusal must not first do the work the input asks for (expand entities, build a deep
+# tree). This bound is generous, far above a normal refusal and far below an attack that
+# got through; it is not a benchmark (`make bench` measures speed).
+REFUSAL_BOUND_S = 5.0
+
+
 def refused(raw: bytes, **over: int) -> Exception:
     limits = {**LIMITS, **over}
     start = time.perf_counter()
     with pytest.raises((HostileInput, MalformedInput, PayloadTooLarge)) as info:
         parse_xml(raw, **limits)
-    assert time.perf_counter() - start < 0.5
+    assert time.perf_counter() - start < REFUSAL_BOUND_S
     return info.value
 
 
@@ -171,8 +177,9 @@ def test_a_large_attachment_stays_out_of_the_tree() -> None:
     body = base64.b64encode(b"\0" * (9 << 20))
     raw = b"<a><ContentTransferEncoded>" + body + b"</ContentTransferEncoded></a>"
     limits = {**LIMITS, "max_bytes": 32 << 20}
-    with pytest.raises(PayloadTooLarge):
+    with pytest.raises(PayloadTooLarge) as info:
         parse_xml(raw, **limits)
+    assert info.value.code == "xml_text_too_large"  # under the byte limit, over libxml2's
     doc = parse_xml_document(raw, **limits, elide=CTE)
     assert len(doc.root[0].text) < 100
     assert sum(len(c) for c in doc.content_chunks(doc.root[0])) == len(body)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import base64
 import json
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -29,8 +30,6 @@ from tests.support import (
     run_hub,
     wait_until,
 )
-
-pytestmark = pytest.mark.integration
 
 
 def directory(receive: dict[str, Any]) -> Directory:
@@ -150,9 +149,10 @@ def test_a_wrong_operation_is_refused(make_settings, legacy: LegacyService) -> N
         assert "NhanVanBan" in d["last_error"]
 
 
-def test_a_hub_pushes_to_another_hubs_soap_service(make_settings, pg_url: str,
+def test_a_hub_pushes_to_another_hubs_soap_service(make_settings, tmp_path: Path,
                                                    receiver: Receiver) -> None:
-    with run_hub(make_settings(database_url=pg_url), hue_directory(receiver.url)) as far:
+    far_db = f"sqlite:///{tmp_path / 'far.db'}"  # each hub its own store
+    with run_hub(make_settings(database_url=far_db), hue_directory(receiver.url)) as far:
         basic = base64.b64encode(f"province:{KEYS['province']}".encode()).decode()
         receive = {"mode": "push", "adapter": "soap", "format": "json",
                    "headers": {"Authorization": f"Basic {basic}"},
