@@ -7,7 +7,6 @@ from __future__ import annotations
 import itertools
 import json
 from collections.abc import Iterator
-from pathlib import Path
 
 import httpx
 import pytest
@@ -233,15 +232,6 @@ def test_json_form_signed_with_a_jws(hub: LiveHub, pki: Pki, receiver: Receiver,
     tampered = signed.replace(b'"subject": "', b'"subject": "X', 1)
     refusal = rest(hub, "h13", tampered, "application/json")
     assert refusal.status_code == 422 and refusal.json()["code"] == "jws_invalid"
-
-
-def test_trust_anchor_paths_must_exist(tmp_path: Path) -> None:
-    from security.signatures.pki import TrustStoreError
-    from security.signatures.verifier import SignatureVerifier
-
-    settings = Settings(signatures={"trust_anchors": [tmp_path / "missing"]})
-    with pytest.raises(TrustStoreError):
-        SignatureVerifier(settings.signatures, settings.limits)
 
 
 @pytest.mark.parametrize("c14n_name", ["exc", "inc"])

@@ -540,3 +540,13 @@ def test_cdata_in_signed_text_is_read_whole(verifier: SignatureVerifier, pki: Pk
     assert cdata != signed
     assert check(verifier, cdata).signed  # C14N reads CDATA as the text it holds
     assert EdxmlCodec(Settings()).read(cdata, Kind.DOCUMENT).subject == subject
+
+
+def test_trust_anchor_paths_must_exist(tmp_path: Path) -> None:
+    from core.settings import Settings
+    from security.signatures.pki import TrustStoreError
+    from security.signatures.verifier import SignatureVerifier
+
+    settings = Settings(signatures={"trust_anchors": [tmp_path / "missing"]})
+    with pytest.raises(TrustStoreError):
+        SignatureVerifier(settings.signatures, settings.limits)
