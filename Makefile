@@ -32,12 +32,11 @@ bench: $(STAMP)
 	$(BIN)/python -m bench $(BENCH_ARGS)
 
 # Mutation testing of the validators against the unit tests ([tool.mutmut], docs/testing.md).
-# mutmut is installed on demand, not a project dependency. The tests run from mutants/ and
-# read the corpus beside the checkout, hence the link. Long: about half an hour on 2 CPUs.
+# mutmut is installed on demand, not a project dependency; the tests run from mutants/ with
+# the project's own corpus. Long: about an hour on 2 CPUs.
 MUTATION_JOBS ?= 2
 mutation: $(STAMP)
 	$(BIN)/python -m pip install --quiet -c constraints.txt mutmut
-	test -e shared || ln -s ../shared shared
 	$(BIN)/mutmut run --max-children $(MUTATION_JOBS) $(MUTANTS)
 	$(BIN)/mutmut results
 
