@@ -79,7 +79,12 @@ def content_digest(sub: Submission, limits: Limits) -> str | None:
     header = {k: v for k, v in env.header.items() if k not in IGNORED_KEYS}
     trace = header.get("traceHeaderList")
     if isinstance(trace, dict):
-        header["traceHeaderList"] = {k: v for k, v in trace.items() if k != "traceHeaders"}
+        # a relay may add the list to a package that had none: an empty list counts as none
+        kept = {k: v for k, v in trace.items() if k != "traceHeaders"}
+        if kept:
+            header["traceHeaderList"] = kept
+        else:
+            del header["traceHeaderList"]
     attachments: list[dict[str, Any]] = []
     if env.attachments:
         if env.form is Form.JSON:
