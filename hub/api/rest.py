@@ -29,12 +29,26 @@ Anyone = Annotated[Caller, Depends(require(*EVERYONE))]
 router = APIRouter(prefix="/api/v1")
 
 
+class RecipientDelivery(BaseModel):
+    recipient: str
+    status: Literal["new", "already_sent"] = Field(
+        description="new: this submission delivers to the recipient; already_sent: an "
+                    "earlier package of the same document did, and it is not sent twice")
+
+
 class Accepted(BaseModel):
-    id: str = Field(description="the hub's message id")
+    id: str = Field(description="the hub's message id (a duplicate: the first message's)")
     kind: str
     document_id: str | None
     status: Literal["accepted", "duplicate"]
-    recipients: list[str]
+    recipients: list[str] = Field(
+        description="every recipient that receives the document, now or already")
+    deliveries: list[RecipientDelivery] = Field(
+        default_factory=list, description="each recipient and whether this submission "
+                                          "delivers to it")
+    supplement_to: str | None = Field(
+        default=None, description="a supplement (the same document to further recipients): "
+                                  "the document's first message")
 
 
 class AckIn(BaseModel):
@@ -65,6 +79,8 @@ def request_body(kind: Kind) -> dict[str, Any]:
 RESPONSES: dict[int | str, dict[str, object]] = {
     202: {"model": Accepted, "description": "stored; delivery follows"},
     200: {"model": Accepted, "description": "a duplicate: the first message's id"},
+    409: {"description": "document_id_reused: the sender's DocumentId already names another "
+                         "document (different content); nothing stored"},
 }
 
 

@@ -25,11 +25,13 @@ from core.errors import HubError, PermanentError
 from core.model import Kind
 from core.tables import table_of
 from hub.ingest.correlate import correlate
-from hub.ingest.submission import Receipt, Submission
+from hub.ingest.deduplicate import DocumentIdReused
+from hub.ingest.submission import ALREADY_SENT, NEW, Receipt, RecipientStatus, Submission
 from hub.store.db import Database
 from hub.store.models import Delivery, Message, Outbox, StatusRecord
 from hub.store.raw import sealed
 from routing.directory import Directory
+from routing.router import Route
 from security import audit
 from security.atrest import Sealer
 
@@ -56,29 +58,44 @@ class Rows:
         return [o["delivery_id"] for o in self.outbox]
 
 
-def build_rows(sub: Submission, directory: Directory) -> Rows:
-    """The rows of one accepted submission (no I/O)."""
+def build_rows(sub: Submission, directory: Directory, *, routes: list[Route] | None = None,
+               supplement_to: str | None = None) -> Rows:
+    """The rows of one accepted submission (no I/O).
+
+    `routes` the recipients it is delivered to (all by default); for a supplement, those
+    not served by the document's earlier packages, and `supplement_to` the first message.
+    """
     env = sub.parsed
     now = sub.received_at
     message_id = new_id()
     sender_org = directory.canonical(env.sender) or env.sender
     document_id = env.document_id or (env.response_for.document_id if env.response_for else None)
     digest = hashlib.sha256(sub.raw).hexdigest()
+    routes = sub.routes if routes is None else routes
+    fresh = {rt.recipient for rt in routes}
+    # a supplement keeps its own bytes under a key of its own; the document's key goes on
+    # its deliveries, where (key, recipient) is unique
+    key = sub.dedup_key if supplement_to is None else f"{sub.dedup_key}|+{message_id}"
+    document_key = sub.dedup_key if env.kind is Kind.DOCUMENT else None
     rows = Rows(
         receipt=Receipt(id=message_id, kind=env.kind, document_id=document_id,
-                        status="accepted", recipients=[rt.recipient for rt in sub.routes]),
+                        status="accepted", recipients=[rt.recipient for rt in sub.routes],
+                        deliveries=[RecipientStatus(rt.recipient, NEW if rt.recipient in fresh
+                                                    else ALREADY_SENT) for rt in sub.routes],
+                        supplement_to=supplement_to),
         message={
             "id": message_id, "kind": env.kind.value, "form": env.form.value,
             "channel": sub.channel, "sender_system": sub.system.id, "sender_org": sender_org,
             "document_id": document_id, "business_doc_type": env.business_doc_type,
             "status_code": env.status_code, "response_to": sub.original_id,
-            "dedup_key": sub.dedup_key, "subject": env.subject[:500], "priority": env.priority,
-            "raw": sub.raw, "sha256": digest, "size": len(sub.raw), "meta": env.metadata(),
-            "received_at": now,
+            "dedup_key": key, "content_digest": sub.content_digest,
+            "supplement_to": supplement_to, "subject": env.subject[:500],
+            "priority": env.priority, "raw": sub.raw, "sha256": digest, "size": len(sub.raw),
+            "meta": env.metadata(), "received_at": now,
         },
     )
     routed = []
-    for rt in sub.routes:
+    for rt in routes:
         receive = rt.system.receive
         push = receive.mode == "push"
         delivery_id = new_id()
@@ -87,7 +104,7 @@ def build_rows(sub: Submission, directory: Directory) -> Rows:
             "system_id": rt.system.id, "mode": receive.mode,
             "adapter": receive.adapter if push else "inbox", "form": receive.format,
             "state": "pending" if push else "available", "attempts": 0,
-            "created_at": now, "updated_at": now,
+            "created_at": now, "updated_at": now, "document_key": document_key,
         })
         routed.append({"recipient": rt.recipient, "system": rt.system.id,
                        "mode": receive.mode, "delivery_id": delivery_id})
@@ -96,17 +113,20 @@ def build_rows(sub: Submission, directory: Directory) -> Rows:
             rows.outbox.append({"delivery_id": delivery_id, "available_at": now,
                                 "dispatched_at": now, "priority": env.priority})
     # what the security team searches by: the organisations concerned, DocumentId, SHA-256
-    orgs = (sender_org, *(rt.recipient for rt in sub.routes))
+    orgs = (sender_org, *(rt.recipient for rt in routes))
+    received: dict[str, Any] = {
+        "kind": env.kind.value, "form": env.form.value, "channel": sub.channel,
+        "sender": env.sender, "business_doc_type": env.business_doc_type,
+        "status_code": env.status_code, "size": len(sub.raw),
+        "warnings": [w.as_dict() for w in env.warnings], "signature": env.signature}
+    if supplement_to is not None:
+        received["supplement_to"] = supplement_to
+        received["already_sent"] = [rt.recipient for rt in sub.routes
+                                    if rt.recipient not in fresh]
     rows.events = [
         audit.PendingEvent("message.received", actor=sub.system.id, message_id=message_id,
-                           detail={
-                               "kind": env.kind.value, "form": env.form.value,
-                               "channel": sub.channel, "sender": env.sender,
-                               "business_doc_type": env.business_doc_type,
-                               "status_code": env.status_code, "size": len(sub.raw),
-                               "warnings": [w.as_dict() for w in env.warnings],
-                               "signature": env.signature},
-                           organizations=orgs, document_id=document_id, sha256=digest),
+                           detail=received, organizations=orgs, document_id=document_id,
+                           sha256=digest),
         audit.PendingEvent("message.routed", actor="hub", message_id=message_id,
                            detail={"deliveries": routed}, organizations=orgs,
                            document_id=document_id, sha256=digest),
@@ -123,6 +143,22 @@ def build_rows(sub: Submission, directory: Directory) -> Rows:
             detail={"status_code": env.status_code, "status_message_id": message_id},
             organizations=orgs, document_id=document_id, sha256=digest))
     return rows
+
+
+@dataclass(frozen=True)
+class _First:
+    """The first message stored under a key: what a later package is compared with."""
+
+    id: str
+    document_id: str | None
+    content_digest: str | None
+    sha256: str
+
+    def same_document(self, sub: Submission) -> bool:
+        # messages stored before content digests existed compare by their exact bytes
+        if self.content_digest is not None and self.content_digest == sub.content_digest:
+            return True
+        return self.sha256 == hashlib.sha256(sub.raw).hexdigest()
 
 
 @dataclass
@@ -143,35 +179,60 @@ def write_batch(session: Session, batch: list[_Pending], directory: Directory,
                 sealer: Sealer) -> list[Rows]:
     """Write a batch in the caller's transaction; set each submitter's answer on success.
 
-    Items refused here (a status for an unknown document) get their exception at once.
-    Raises IntegrityError when another process stored one of the packages meanwhile.
+    A package under a key already held is a duplicate, a supplement or a reused DocumentId
+    (hub/ingest/deduplicate.py). Items refused here (a status for an unknown document, a
+    reused DocumentId) get their exception at once. Raises IntegrityError when another
+    process stored one of the packages, or served one of the recipients, meanwhile.
     """
     keys = [p.sub.dedup_key for p in batch]
     # Core statements on the session's connection: the ORM layer costs more than the database
     conn = session.connection()
     messages = table_of(Message)
+    deliveries = table_of(Delivery)
     existing = {
-        row.dedup_key: (row.id, row.document_id)
+        row.dedup_key: _First(row.id, row.document_id, row.content_digest, row.sha256)
         for row in conn.execute(
-            select(messages.c.dedup_key, messages.c.id, messages.c.document_id)
+            select(messages.c.dedup_key, messages.c.id, messages.c.document_id,
+                   messages.c.content_digest, messages.c.sha256)
             .where(messages.c.dedup_key.in_(keys)))
     }
+    # who each document has been sent to already, by any of its packages
+    served: dict[str, set[str]] = {}
+    doc_keys = [k for k in keys if k in existing and k.startswith("doc|")]
+    if doc_keys:
+        for row in conn.execute(
+                select(deliveries.c.document_key, deliveries.c.recipient_org)
+                .where(deliveries.c.document_key.in_(doc_keys))):
+            served.setdefault(row.document_key, set()).add(row.recipient_org)
     accepted: list[tuple[_Pending, Rows]] = []
     answers: list[tuple[_Pending, Receipt]] = []
     replays: list[audit.PendingEvent] = []
     for p in batch:
-        first = existing.get(p.sub.dedup_key)
+        sub = p.sub
+        first = existing.get(sub.dedup_key)
+        supplement_to = None
+        fresh = sub.routes
         if first is not None:
-            answers.append((p, duplicate_receipt(p.sub, *first)))
-            replays.append(_replay_event(p.sub, *first))
-            continue
+            if sub.kind is Kind.DOCUMENT and not first.same_document(sub):
+                p.future.set_exception(DocumentIdReused(first.document_id, first.id))
+                continue
+            done = served.get(sub.dedup_key, set())
+            fresh = [rt for rt in sub.routes if rt.recipient not in done]
+            if sub.kind is not Kind.DOCUMENT or not fresh:
+                answers.append((p, duplicate_receipt(sub, first.id, first.document_id)))
+                replays.append(_replay_event(sub, first.id, first.document_id))
+                continue
+            supplement_to = first.id
         try:
-            correlate(p.sub, session, directory)
+            correlate(sub, session, directory)
         except PermanentError as exc:
             p.future.set_exception(exc)
             continue
-        rows = build_rows(p.sub, directory)
-        existing[p.sub.dedup_key] = (rows.receipt.id, rows.receipt.document_id)
+        rows = build_rows(sub, directory, routes=fresh, supplement_to=supplement_to)
+        if first is None:
+            existing[sub.dedup_key] = _First(rows.receipt.id, rows.receipt.document_id,
+                                             sub.content_digest, rows.message["sha256"])
+        served.setdefault(sub.dedup_key, set()).update(rt.recipient for rt in fresh)
         accepted.append((p, rows))
     all_rows = [r for _, r in accepted]
     if all_rows:
@@ -206,8 +267,11 @@ def _replay_event(sub: Submission, first_id: str, document_id: str | None) -> au
 
 
 def duplicate_receipt(sub: Submission, first_id: str, document_id: str | None) -> Receipt:
+    """Every recipient was served by the first package (or an earlier supplement)."""
     return Receipt(id=first_id, kind=sub.kind, document_id=document_id, status="duplicate",
-                   recipients=[rt.recipient for rt in sub.routes])
+                   recipients=[rt.recipient for rt in sub.routes],
+                   deliveries=[RecipientStatus(rt.recipient, ALREADY_SENT)
+                               for rt in sub.routes])
 
 
 class GroupCommitter:
@@ -227,7 +291,8 @@ class GroupCommitter:
     def store(self, sub: Submission) -> tuple[Receipt, list[str]]:
         """Store one submission; return its receipt and its outbox deliveries once committed.
 
-        Raises UnknownDocument (a status for no known document) or ServiceUnavailable.
+        Raises UnknownDocument (a status for no known document), DocumentIdReused (the key
+        of another document) or ServiceUnavailable.
         """
         self._ensure_thread()
         pending = _Pending(sub)
@@ -274,8 +339,9 @@ class GroupCommitter:
         try:
             self._write(batch)
         except IntegrityError:
-            # another process stored one of these meanwhile: redo them one by one, so each
-            # sees the other's row and answers as a duplicate
+            # another process stored one of these, or served one of their recipients,
+            # meanwhile: redo them one by one, so each sees the other's rows and is answered
+            # as a duplicate, a supplement to the new recipients only, or a reused DocumentId
             for p in batch:
                 if p.future.done():
                     continue

@@ -14,7 +14,7 @@ from typing import Protocol
 from core.model import Kind
 from core.settings import Settings
 from hub.ingest.authorise import authorise
-from hub.ingest.deduplicate import dedup_key
+from hub.ingest.deduplicate import content_digest, dedup_key
 from hub.ingest.parse import parse
 from hub.ingest.persist import GroupCommitter
 from hub.ingest.route import route
@@ -65,8 +65,8 @@ class Ingest:
     ) -> Receipt:
         """Run a package through the pipeline.
 
-        Raises a PermanentError subclass for bad input or a refused signature (audited,
-        nothing stored) or
+        Raises a PermanentError subclass for bad input, a refused signature or a DocumentId
+        already used for another document (DocumentIdReused; audited, nothing stored) or
         ServiceUnavailable when the database is down.
         """
         started = time.perf_counter()
@@ -77,6 +77,7 @@ class Ingest:
         authorise(sub, self.directory)
         route(sub, self.directory, self.settings)
         sub.dedup_key = dedup_key(sub)
+        sub.content_digest = content_digest(sub, self.settings.limits)
         receipt, outbox = self._store(sub)
         if outbox:
             self.dispatcher.dispatch(outbox, priority=sub.parsed.priority)

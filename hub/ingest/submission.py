@@ -21,6 +21,8 @@ class Submission:
     envelope: Envelope | None = None
     routes: list[Route] = field(default_factory=list)
     dedup_key: str = ""
+    # a document's content digest (hub/ingest/deduplicate.py); None for a status
+    content_digest: str | None = None
     # for a status: the document it answers
     original_id: str | None = None
 
@@ -31,21 +33,48 @@ class Submission:
         return self.envelope
 
 
+NEW = "new"
+ALREADY_SENT = "already_sent"
+
+
+@dataclass(frozen=True)
+class RecipientStatus:
+    """One recipient of a submission: served by this submission (`new`) or by an earlier
+    package of the same document (`already_sent`), never sent the document twice."""
+
+    recipient: str
+    status: str  # new | already_sent
+
+    def as_dict(self) -> dict[str, str]:
+        return {"recipient": self.recipient, "status": self.status}
+
+
 @dataclass(frozen=True)
 class Receipt:
-    """What the submitter is told: the hub's id and who will receive it."""
+    """What the submitter is told: the hub's id and who will receive it.
+
+    `recipients` names every recipient that receives the document, from this submission or
+    an earlier one; `deliveries` says which, one entry per recipient. A supplement (the same
+    document to further recipients) names the first message in `supplement_to`.
+    """
 
     id: str
     kind: Kind
     document_id: str | None
     status: str  # accepted | duplicate
     recipients: list[str]
+    deliveries: list[RecipientStatus] = field(default_factory=list)
+    supplement_to: str | None = None
 
     def as_dict(self) -> dict[str, object]:
-        return {
+        out: dict[str, object] = {
             "id": self.id,
             "kind": self.kind.value,
             "document_id": self.document_id,
             "status": self.status,
             "recipients": self.recipients,
+            "deliveries": [d.as_dict() for d in self.deliveries],
         }
+        if self.supplement_to is not None:
+            out["supplement_to"] = self.supplement_to
+        return out

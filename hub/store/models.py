@@ -41,7 +41,13 @@ class Message(Base):
     status_code: Mapped[str | None] = mapped_column(String(2))
     # a status package points at the document it answers
     response_to: Mapped[str | None] = mapped_column(ForeignKey("messages.id"))
+    # unique: a document's first package has its key (hub/ingest/deduplicate.py); a
+    # supplement (the same document to further recipients) gets it suffixed with its own id
     dedup_key: Mapped[str] = mapped_column(String(600), unique=True)
+    # the content digest that tells the same document from another under the same key
+    content_digest: Mapped[str | None] = mapped_column(String(64))
+    # a supplement points at the document's first message
+    supplement_to: Mapped[str | None] = mapped_column(ForeignKey("messages.id"))
     subject: Mapped[str] = mapped_column(String(500), default="")
     priority: Mapped[int] = mapped_column(Integer, default=0)
     # the package as stored, in column `raw`: sealed when protection at rest is on, so it is
@@ -81,12 +87,16 @@ class Delivery(Base):
     created_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
     updated_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
     finished_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
+    # a document's key (its first message's dedup_key): unique with the recipient, so no
+    # recipient is sent the same document twice, whichever process stores it
+    document_key: Mapped[str | None] = mapped_column(String(600))
 
     message: Mapped[Message] = relationship(back_populates="deliveries")
     attempt_log: Mapped[list[Attempt]] = relationship(order_by="Attempt.number")
 
     __table_args__ = (
         UniqueConstraint("message_id", "recipient_org", name="uq_delivery_recipient"),
+        UniqueConstraint("document_key", "recipient_org", name="uq_delivery_document"),
         Index("ix_deliveries_system_state", "system_id", "state"),
     )
 

@@ -144,6 +144,13 @@ def _receipt(call: Call, receipt: Receipt) -> etree._Element:
     _add_optional(out, "DocumentId", receipt.document_id)
     _add(out, "Status", receipt.status)
     _organ_ids(out, "Recipients", receipt.recipients)
+    _add_optional(out, "SupplementTo", receipt.supplement_to)
+    if receipt.deliveries:
+        holder = _add(out, "Deliveries", None)
+        for d in receipt.deliveries:
+            entry = _add(holder, "Delivery", None)
+            _add(entry, "OrganId", d.recipient)
+            _add(entry, "Status", d.status)
     return out
 
 
