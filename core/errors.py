@@ -19,6 +19,8 @@
     |   +-- UnknownDocument       422  a status for a document the hub never saw
     |   +-- NotFound              404  no such message / inbox item
     |   +-- Conflict              409  an operation that does not fit the current state
+    |   |   +-- DocumentIdReused       a DocumentId already naming another document
+    |   |                              (hub/ingest/deduplicate.py, where the rule lives)
     |   +-- SoapMustUnderstand         a mustUnderstand SOAP header the hub does not process
     |   +-- DeliveryRejected          the receiver refused for good (4xx): dead letter
     |   +-- AdapterMisconfigured      a system's `receive` does not suit its adapter: no start
