@@ -67,11 +67,18 @@ class Delivery(BaseModel):
     timeout_s: float = 30.0
     worker_threads: int = 8
     queue_prefetch: int = 256
-    sweep_interval_s: float = 15.0
-    # an outbox row dispatched this long ago and still not finished is enqueued again
-    lease_s: float = 300.0
-    # seconds a Redis worker may be silent before its in-flight messages are requeued
-    heartbeat_timeout_s: float = 60.0
+    # how often each worker process looks for deliveries the broker lost or a worker dropped
+    sweep_interval_s: float = Field(default=5.0, gt=0)
+    # the attempt lease: a claim lasts this long and is renewed every third of it while the
+    # attempt runs, so a long attempt keeps its claim and a dead worker's expires in seconds
+    lease_s: float = Field(default=15.0, gt=0)
+    # the dispatch lease: an outbox row sent to the broker and not claimed this long after
+    # it was due is sent again; the wait doubles with the row's age (a long backlog is not
+    # re-sent every sweep), up to dispatch_lease_max_s
+    dispatch_lease_s: float = Field(default=20.0, gt=0)
+    dispatch_lease_max_s: float = Field(default=300.0, gt=0)
+    # seconds a Redis worker may be silent before Redis requeues its prefetched messages
+    heartbeat_timeout_s: float = Field(default=15.0, gt=0)
 
 
 class Validation(BaseModel):

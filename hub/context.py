@@ -111,9 +111,8 @@ class HubContext:
             self._worker = self.dispatcher.make_worker()
             self._worker.start()
         if sweeper and self._sweeper is None:
-            d = self.settings.delivery
-            self._sweeper = Sweeper(self.db, self.dispatcher.dispatch, d.sweep_interval_s,
-                                    d.lease_s)
+            self._sweeper = Sweeper(self.db, self.dispatcher.send, self.settings.delivery,
+                                    self.metrics, broker_up=self.dispatcher.ping)
             self._sweeper.start()
 
     def start_checkpointer(self) -> None:
@@ -135,6 +134,7 @@ class HubContext:
         if self._worker is not None:
             self._worker.stop()
             self._worker = None
+        self.deliverer.close()
 
     def close(self) -> None:
         self.stop_worker()

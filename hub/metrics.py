@@ -61,6 +61,11 @@ class Metrics:
         self.deliveries = Counter("lienthong_delivery_attempts_total",
                                   "Delivery attempts by outcome", ["adapter", "outcome"],
                                   registry=self.registry)
+        self.recovered = Counter(
+            "lienthong_deliveries_recovered_total",
+            "Deliveries the sweeper sent again, by why nobody else would have: undispatched "
+            "(the broker was down), broker_lost (sent, never claimed), worker_died (claimed, "
+            "lease expired)", ["reason"], registry=self.registry)
         self.egress_calls = Counter(
             "lienthong_egress_requests_total",
             "Outbound requests by destination origin and outcome (2xx..5xx, timeout, "

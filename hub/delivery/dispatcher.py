@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import threading
 from collections.abc import Callable
 
 import dramatiq
@@ -35,12 +36,15 @@ class Dispatcher:
             raise HubError("the broker has dramatiq's Retries middleware; retries belong to "
                            "the hub (build the broker with make_broker)", code="broker_retries")
         self._actors: dict[str, dramatiq.Actor] = {}  # type: ignore[type-arg]
+        # what the logs last said of the broker: one line per change, not one per delivery
+        self._broker_up = True
+        self._state_lock = threading.Lock()
 
     def bind(self, handler: Callable[[str], object]) -> None:
         """Declare the delivery actors on this broker, both calling `handler(delivery_id)`."""
         time_limit = int((self.settings.delivery.timeout_s * 2 + 60) * 1000)
 
-        lease_s = self.settings.delivery.lease_s
+        dispatch_lease_s = self.settings.delivery.dispatch_lease_s
 
         def deliver(delivery_id: str) -> None:
             try:
@@ -48,9 +52,10 @@ class Dispatcher:
             except Exception as exc:
                 # No outcome was recorded (the database is down, say). The broker will not
                 # try again (no Retries middleware); the outbox row, still marked
-                # dispatched, is enqueued again by the sweeper once the lease has passed.
+                # dispatched, is enqueued again by the sweeper once its lease has passed.
                 log.warning("delivery %s: no outcome recorded (%r); the sweeper enqueues it "
-                            "again after the %.0f s lease", delivery_id, exc, lease_s)
+                            "again after the %.0f s dispatch lease", delivery_id, exc,
+                            dispatch_lease_s)
                 raise
 
         for queue in (QUEUE_NORMAL, QUEUE_URGENT):
@@ -66,17 +71,35 @@ class Dispatcher:
 
         The caller has already committed the deliveries and their outbox rows.
         """
+        self.send(delivery_ids, priority, delay_ms)
+
+    def send(self, delivery_ids: list[str], priority: int = 0, delay_ms: int = 0) -> bool:
+        """dispatch, saying whether the broker took them all: False when it refused, and
+        then the rest of the batch is not tried (each would wait for the same dead
+        connection) and all of it is left to the sweeper. Never raises."""
         actor = self._actors[QUEUE_URGENT if priority > 0 else QUEUE_NORMAL]
-        failed: list[str] = []
-        for delivery_id in delivery_ids:
+        for n, delivery_id in enumerate(delivery_ids):
             try:
                 actor.send_with_options(args=(delivery_id,), delay=delay_ms or None)
-            except Exception:  # the broker is down: the outbox keeps the delivery
-                log.warning("broker refused delivery %s; the sweeper will resend it",
-                            delivery_id, exc_info=True)
-                failed.append(delivery_id)
-        if failed:
-            self._forget_dispatch(failed)
+            except Exception as exc:  # the broker is down: the outbox keeps the delivery
+                self._broker_state(False, exc)
+                self._forget_dispatch(delivery_ids[n:])
+                return False
+        if delivery_ids:
+            self._broker_state(True)
+        return True
+
+    def _broker_state(self, up: bool, exc: BaseException | None = None) -> None:
+        """Log the broker going down or coming back, once per change."""
+        with self._state_lock:
+            if up == self._broker_up:
+                return
+            self._broker_up = up
+        if up:
+            log.warning("broker reachable again; the sweeper sends what waited in the outbox")
+        else:
+            log.error("broker unreachable (%s); deliveries wait in the outbox and the sweeper "
+                      "sends them when it answers", _reason(exc))
 
     def _forget_dispatch(self, delivery_ids: list[str]) -> None:
         try:
@@ -101,9 +124,20 @@ class Dispatcher:
         if client is None:
             return True
         try:
-            return bool(client.ping())
-        except Exception:
+            up = bool(client.ping())
+        except Exception as exc:
+            self._broker_state(False, exc)
             return False
+        self._broker_state(up)
+        return up
 
     def close(self) -> None:
         self.broker.close()
+
+
+def _reason(exc: BaseException | None) -> str:
+    """The error's class and first line: enough to tell a refused port from a timeout."""
+    if exc is None:
+        return "no answer"
+    first = str(exc).splitlines()[0] if str(exc) else ""
+    return f"{type(exc).__name__}: {first}"[:300]

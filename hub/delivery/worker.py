@@ -6,6 +6,7 @@ import datetime as dt
 import logging
 import os
 import socket
+import threading
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -60,6 +61,11 @@ class DeliveryWorker:
         self.schedule = schedule
         self.metrics: Metrics | None = None
         self.sealer = Sealer()  # protection at rest: HubContext.build sets the configured one
+        # claims held by attempts running in this process, renewed by one thread
+        self._held: set[str] = set()
+        self._held_lock = threading.Lock()
+        self._renewer: threading.Thread | None = None
+        self._stop = threading.Event()
 
     def _count(self, adapter: str, outcome: str) -> None:
         if self.metrics is not None:
@@ -100,6 +106,13 @@ class DeliveryWorker:
         started = utcnow()
         if not self.claim(delivery_id, started):
             return Outcome("skipped")
+        self._hold(delivery_id)
+        try:
+            return self._attempt(delivery_id, started)
+        finally:
+            self._release(delivery_id)
+
+    def _attempt(self, delivery_id: str, started: dt.datetime) -> Outcome:
         with self.db.reading() as session:
             row = session.execute(
                 select(Delivery, Message).join(Message, Delivery.message_id == Message.id)
@@ -123,6 +136,53 @@ class DeliveryWorker:
             return self._failed(delivery, started, TransientError(f"adapter error: {exc!r}"),
                                 permanent=False, priority=priority)
         return self._succeeded(delivery, started, result.detail)
+
+    # -- the claim's heartbeat: a short lease, renewed while the attempt runs ----------------
+    def _hold(self, delivery_id: str) -> None:
+        with self._held_lock:
+            self._held.add(delivery_id)
+            if self._renewer is None:
+                self._renewer = threading.Thread(target=self._renew_forever, args=(self._stop,),
+                                                 daemon=True, name="lienthong-lease-renewer")
+                self._renewer.start()
+
+    def _release(self, delivery_id: str) -> None:
+        with self._held_lock:
+            self._held.discard(delivery_id)
+
+    def _renew_forever(self, stop: threading.Event) -> None:
+        interval = self.settings.delivery.lease_s / 3
+        while not stop.wait(interval):
+            try:
+                self.renew_leases()
+            except Exception:
+                # the lease runs out and another worker may take the delivery: at-least-once
+                log.warning("could not renew the leases of running attempts", exc_info=True)
+
+    def renew_leases(self) -> int:
+        """Extend the lease of every attempt running in this process; returns how many.
+
+        Raises ServiceUnavailable when the database is down.
+        """
+        with self._held_lock:
+            held = sorted(self._held)
+        if not held:
+            return 0
+        now = utcnow()
+        until = now + dt.timedelta(seconds=self.settings.delivery.lease_s)
+        with self.db.transaction() as session:
+            result = session.execute(
+                update(Delivery)
+                .where(Delivery.id.in_(held), Delivery.state == "delivering")
+                .values(lease_until=until)
+            )
+        return int(result.rowcount)  # type: ignore[attr-defined]
+
+    def close(self) -> None:
+        """Stop renewing leases (attempts still running lose their claim at its end)."""
+        with self._held_lock:
+            self._stop.set()
+            self._stop, self._renewer = threading.Event(), None
 
     def _outbound(self, delivery: Delivery, message: Message) -> OutboundDelivery:
         system = self.directory.system(delivery.system_id)

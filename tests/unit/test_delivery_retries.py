@@ -97,7 +97,7 @@ def test_a_broker_that_retries_by_itself_is_refused(tmp_path: Path) -> None:
 def test_a_claim_that_fails_is_recovered_by_the_sweeper(tmp_path: Path,
                                                         monkeypatch: pytest.MonkeyPatch) -> None:
     adapter = MemoryAdapter()
-    ctx = memory_hub(tmp_path, adapter, lease_s=0.5, sweep_interval_s=0.1)
+    ctx = memory_hub(tmp_path, adapter, dispatch_lease_s=0.5, sweep_interval_s=0.1)
     claims: list[str] = []
     claim = ctx.deliverer.claim
 
@@ -109,13 +109,13 @@ def test_a_claim_that_fails_is_recovered_by_the_sweeper(tmp_path: Path,
 
     monkeypatch.setattr(ctx.deliverer, "claim", failing_once)
     dispatched: list[tuple[list[str], int]] = []
-    dispatch = ctx.dispatcher.dispatch
+    send = ctx.dispatcher.send
 
-    def recording(ids: list[str], priority: int = 0, delay_ms: int = 0) -> None:
+    def recording(ids: list[str], priority: int = 0, delay_ms: int = 0) -> bool:
         dispatched.append((list(ids), priority))
-        dispatch(ids, priority, delay_ms)
+        return send(ids, priority, delay_ms)
 
-    monkeypatch.setattr(ctx.dispatcher, "dispatch", recording)
+    monkeypatch.setattr(ctx.dispatcher, "send", recording)
     ctx.start_worker()  # with the sweeper
     try:
         d = submit(ctx)

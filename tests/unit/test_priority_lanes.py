@@ -46,7 +46,7 @@ def test_the_sweeper_dispatches_urgent_rows_in_the_urgent_lane(tmp_path: Path) -
         urgent, normal = submit(ctx, 1, priority=URGENT), submit(ctx, 2)
         with ctx.db.transaction() as session:  # as if the broker had refused both
             session.execute(update(Outbox).values(dispatched_at=None))
-        assert sweep_once(ctx.db, ctx.dispatcher.dispatch, lease_s=60) == 2
+        assert sweep_once(ctx.db, ctx.dispatcher.dispatch, ctx.settings.delivery) == 2
         assert queued(ctx, QUEUE_URGENT) == [urgent, urgent]  # the submission's, the sweeper's
         assert queued(ctx, QUEUE_NORMAL) == [normal, normal]
     finally:
@@ -63,7 +63,7 @@ def test_the_sweeper_keeps_a_retried_urgent_delivery_urgent(tmp_path: Path) -> N
         with ctx.db.transaction() as session:  # the retry is due and Redis lost its message
             session.execute(update(Outbox).values(available_at=dt.datetime.now(dt.UTC),
                                                   dispatched_at=None))
-        assert sweep_once(ctx.db, ctx.dispatcher.dispatch, lease_s=60) == 1
+        assert sweep_once(ctx.db, ctx.dispatcher.dispatch, ctx.settings.delivery) == 1
         assert queued(ctx, QUEUE_URGENT) == [d, d]
         assert queued(ctx, QUEUE_NORMAL) == []
     finally:
