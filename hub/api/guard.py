@@ -13,6 +13,7 @@ import hashlib
 import json
 import logging
 import math
+import threading
 from collections.abc import Callable
 
 from starlette.requests import Request
@@ -133,14 +134,32 @@ def identify(hub: HubContext, credentials: Credentials, source: str) -> Caller:
     return caller
 
 
+class _LimiterState:
+    """Whether the limiter's store answered last time, so its loss and its return are each
+    said once in the log, not once per request."""
+
+    down = False
+    lock = threading.Lock()
+
+
 def _guarded(check: Callable[[], float | None]) -> float:
     """Run a limiter call; when the limiter's store is down, let the request through: the
-    hub keeps taking documents while Redis is away, and says so in the log."""
+    hub keeps taking documents while Redis is away, and says so once in the log."""
     try:
-        return float(check() or 0.0)
-    except Exception:
-        log.warning("rate limiter unavailable; request let through", exc_info=True)
+        wait = float(check() or 0.0)
+    except Exception as exc:
+        with _LimiterState.lock:
+            first, _LimiterState.down = not _LimiterState.down, True
+        if first:
+            log.error("rate limiter unavailable (%s); requests are let through until it "
+                      "answers again", type(exc).__name__)
         return 0.0
+    if _LimiterState.down:
+        with _LimiterState.lock:
+            back, _LimiterState.down = _LimiterState.down, False
+        if back:
+            log.warning("rate limiter reachable again; limits apply")
+    return wait
 
 
 def body_sha256(request: Request) -> str | None:
