@@ -1,0 +1,412 @@
+"""Deviations from QCVN 102 that real producers make: found in a package of either form, a
+warning under the interop profile, an error under the strict one.
+
+Each deviation has a stable code, the path and line of the element (or the JSON path),
+and a sentence in English and Vietnamese saying what was expected and what was found.
+The tolerant schemas (schemas/profiles.py) let exactly these through; what goes beyond
+them (a text past its ceiling, a date that is no real day) is an error in both profiles.
+docs/validation.md, "Profiles and deviations", gives each verdict and its reason.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, field
+from typing import Any
+
+from lxml import etree
+
+from core.errors import FieldError
+from core.model import Kind
+from core.settings import Profile
+from schemas.dates import not_a_real_date, read_date
+from schemas.edxml_spec import (
+    DATE_TYPES,
+    NS,
+    PACKAGE,
+    TIMESTAMP_TYPES,
+    Leaf,
+    ListOf,
+    Node,
+    Record,
+    json_fields,
+)
+from schemas.problems import CodedFieldError
+from schemas.profiles import ceiling, standard_max_lengths
+from schemas.xmlparser import element_path, text_value
+
+# the deviation codes; the same code is a warning under interop and an error under strict
+DEVIATIONS = {
+    "value_too_long": "a text longer than the standard's maximum, within its ceiling",
+    "trace_hop_incomplete": "a trace hop without an OrganId, or with a placeholder",
+    "trace_order": "a TraceHeader after the Bussiness block of the trace list",
+    "header_order": "the header's blocks out of the order MessageHeader, TraceHeaderList, "
+                    "Signature",
+    "organ_id_nonstandard": "an organisation id not of the QĐ 20/2020 form LLL.KK.JJ.Xnn",
+    "recipient_repeated": "the same recipient listed twice",
+    "date_format": "a date or timestamp in ISO 8601 or with a time where a day is expected",
+}
+
+# QCVN 102:2016 / QĐ 20/2020: LLL.KK.JJ.Xnn, read right to left
+STANDARD_ORGAN_ID = re.compile(r"\d{3}\.\d{2}\.\d{2}\.[A-Z]\d{2}")
+ORGAN_ID_MAX = 13
+# what relays write when they have no id to give: nothing, a null, a dash, zeros
+_PLACEHOLDER = re.compile(r"\s*|(?i:null|none|nil|undefined|n/?a)|[-_./\s]+|[0.]+")
+
+
+def is_standard_organ_id(code: str) -> bool:
+    """Whether `code` has the QĐ 20/2020 form LLL.KK.JJ.Xnn."""
+    return STANDARD_ORGAN_ID.fullmatch(code) is not None
+
+
+def is_placeholder(code: str) -> bool:
+    """Whether an OrganId holds no id at all (empty, `null`, `-`, `000.00.00.000`)."""
+    return _PLACEHOLDER.fullmatch(code) is not None
+
+
+@dataclass
+class Findings:
+    """What the deviation checks found: deviations (the profile decides) and errors."""
+
+    deviations: list[CodedFieldError] = field(default_factory=list)
+    errors: list[CodedFieldError] = field(default_factory=list)
+
+    def extend(self, other: Findings) -> None:
+        self.deviations.extend(other.deviations)
+        self.errors.extend(other.errors)
+
+    def settle(self, profile: Profile) -> tuple[list[FieldError], list[FieldError]]:
+        """(warnings, errors) under `profile`, one per place: an error at a place hides a
+        deviation there, and the first finding at a place is the one told."""
+        errors = _one_per_place(self.errors)
+        taken = {e.path for e in errors}
+        deviations = [d for d in _one_per_place(self.deviations) if d.path not in taken]
+        if profile == "strict":
+            return [], sorted([*errors, *deviations], key=lambda e: (e.line or 0, e.path))
+        return list(deviations), list(errors)
+
+
+def _one_per_place(items: Iterable[CodedFieldError]) -> list[CodedFieldError]:
+    seen: set[str] = set()
+    out = []
+    for item in items:
+        if item.path not in seen:
+            seen.add(item.path)
+            out.append(item)
+    return out
+
+
+# ------------------------------------------------------------------ the sentences
+
+
+def too_long(path: str, limit: int, found: int, line: int | None = None) -> CodedFieldError:
+    """A text past the standard's maximum; past its ceiling too, the sentence says so."""
+    most = ceiling(limit)
+    if found > most:
+        return CodedFieldError(
+            path, f"expected at most {limit} characters, found {found}, more than the "
+                  f"{most} the hub carries",
+            f"tối đa {limit} ký tự, nhận được {found}, vượt quá {most} ký tự mà trục chấp nhận",
+            line, "value_too_long")
+    return CodedFieldError(path, f"expected at most {limit} characters, found {found}",
+                           f"tối đa {limit} ký tự, nhận được {found}", line, "value_too_long")
+
+
+def _hop_without_id(path: str, line: int | None) -> CodedFieldError:
+    return CodedFieldError(
+        path, "expected an OrganId naming the unit this hop passed through, found none",
+        "cần OrganId của đơn vị mà gói tin đi qua ở chặng này, không tìm thấy",
+        line, "trace_hop_incomplete")
+
+
+def _hop_placeholder(path: str, code: str, line: int | None) -> CodedFieldError:
+    if not code.strip():
+        return CodedFieldError(
+            path, "expected the code of the unit this hop passed through, found it empty",
+            "cần mã định danh của đơn vị ở chặng này, nhận được giá trị rỗng",
+            line, "trace_hop_incomplete")
+    return CodedFieldError(
+        path, f"expected the code of the unit this hop passed through, found the "
+              f"placeholder {code!r}",
+        f"cần mã định danh của đơn vị ở chặng này, nhận được giá trị giữ chỗ {code!r}",
+        line, "trace_hop_incomplete")
+
+
+def _nonstandard(path: str, code: str, line: int | None) -> CodedFieldError:
+    return CodedFieldError(
+        path, f"expected an organisation id of the form LLL.KK.JJ.Xnn (QĐ 20/2020), "
+              f"found {code!r}",
+        f"cần mã định danh dạng LLL.KK.JJ.Xnn (QĐ 20/2020), nhận được {code!r}",
+        line, "organ_id_nonstandard")
+
+
+def _repeated(path: str, code: str, line: int | None) -> CodedFieldError:
+    return CodedFieldError(
+        path, f"expected each recipient once, found {code} again (it is delivered once)",
+        f"mỗi nơi nhận chỉ ghi một lần, {code} bị lặp lại (chỉ gửi một lần)",
+        line, "recipient_repeated")
+
+
+_SHAPE = {False: ("a date written yyyy/MM/dd or dd/MM/yyyy",
+                  "ngày viết dạng yyyy/MM/dd hoặc dd/MM/yyyy"),
+          True: ("a time written yyyy/MM/dd HH:mm:ss or dd/MM/yyyy HH:mm:ss",
+                 "thời điểm viết dạng yyyy/MM/dd HH:mm:ss hoặc dd/MM/yyyy HH:mm:ss")}
+
+
+def date_finding(path: str, text: str, timestamp: bool, optional: bool,
+                 line: int | None = None) -> Findings:
+    """A date or timestamp in a form producers use (a deviation) or no date (an error)."""
+    found = Findings()
+    if not text and optional:
+        return found
+    reading = read_date(text, timestamp)
+    shape, shape_vi = _SHAPE[timestamp]
+    if reading.verdict == "producer":
+        found.deviations.append(CodedFieldError(
+            path, f"expected {shape}, found {text!r} (read as {reading.read_as})",
+            f"cần {shape_vi}, nhận được {text!r} (hiểu là {reading.read_as})",
+            line, "date_format"))
+    elif reading.verdict == "unreal":
+        message, message_vi = not_a_real_date(text, timestamp)
+        found.errors.append(CodedFieldError(path, message, message_vi, line, "date_invalid"))
+    elif reading.verdict == "unknown":
+        found.errors.append(CodedFieldError(
+            path, f"expected {shape}, found {text!r}", f"cần {shape_vi}, nhận được {text!r}",
+            line, "date_invalid"))
+    return found
+
+
+def organ_id_finding(path: str, code: str, line: int | None, *, hop: bool = False
+                     ) -> Findings:
+    """An OrganId of another form than QĐ 20's (one too long is told by the length check)."""
+    found = Findings()
+    if hop and is_placeholder(code):
+        found.deviations.append(_hop_placeholder(path, code, line))
+    elif code and len(code) <= ORGAN_ID_MAX and not is_standard_organ_id(code):
+        found.deviations.append(_nonstandard(path, code, line))
+    return found
+
+
+# ------------------------------------------------------------------ edXML
+
+
+def _q(*names: str) -> str:
+    return "/".join(f"{{{NS}}}{name}" for name in names)
+
+
+_HEADER = _q("edXMLEnvelope", "edXMLHeader")
+_MH = _q("edXMLEnvelope", "edXMLHeader", "MessageHeader")
+_TRACE = _q("edXMLEnvelope", "edXMLHeader", "TraceHeaderList")
+_HEADER_BLOCKS = ("MessageHeader", "TraceHeaderList", "Signature")
+# (where, under MessageHeader, the simple type, optional)
+_DATES = (
+    (_q("PromulgationInfo", "PromulgationDate"), "DateType", False),
+    (_q("DueDate"), "OptionalDateType", True),
+    (_q("ResponseFor", "PromulgationDate"), "OptionalDateType", True),
+    (_q("Timestamp"), "TimestampType", False),
+)
+# OrganIds that do not address the package: carried as information
+_INFORMATIVE_IDS = (
+    _q("Bussiness", "BussinessDocumentInfo", "ReceiverList", "Receiver", "OrganId"),
+    _q("Bussiness", "ReplacementInfoList", "ReplacementInfo", "OrganIdList", "OrganId"),
+)
+
+
+def tree_findings(root: etree._Element) -> Findings:
+    """The deviations that cost little to look for, in a parsed package: dates, ids, trace
+    hops, the order of the header's and the trace list's blocks, repeated recipients."""
+    found = Findings()
+    header = root.find(_MH)
+    if header is not None:
+        for where, type_name, optional in _DATES:
+            for element in header.iterfind(where):
+                found.extend(date_finding(element_path(element), text_value(element),
+                                          type_name in TIMESTAMP_TYPES, optional,
+                                          element.sourceline))
+        seen: set[str] = set()
+        for party in header.iterfind(_q("From")), header.iterfind(_q("To")):
+            for element in party:
+                organ = element.find(_q("OrganId"))
+                if organ is None:
+                    continue
+                code = text_value(organ)
+                found.extend(organ_id_finding(element_path(organ), code, organ.sourceline))
+                if element.tag == f"{{{NS}}}To":
+                    if code in seen:
+                        found.deviations.append(_repeated(element_path(element), code,
+                                                          element.sourceline))
+                    seen.add(code)
+        for organ in header.iterfind(_q("ResponseFor", "OrganId")):
+            found.extend(organ_id_finding(element_path(organ), text_value(organ),
+                                          organ.sourceline))
+    trace = root.find(_TRACE)
+    if trace is not None:
+        for hop in trace.iterfind(_q("TraceHeader")):
+            organ = hop.find(_q("OrganId"))
+            if organ is None:
+                found.deviations.append(_hop_without_id(element_path(hop), hop.sourceline))
+            else:
+                found.extend(organ_id_finding(element_path(organ), text_value(organ),
+                                              organ.sourceline, hop=True))
+        for where in _INFORMATIVE_IDS:
+            for organ in trace.iterfind(where):
+                found.extend(organ_id_finding(element_path(organ), text_value(organ),
+                                              organ.sourceline))
+        found.extend(_trace_order(trace))
+    block_header = root.find(_HEADER)
+    if block_header is not None:
+        found.extend(_header_order(block_header))
+    return found
+
+
+def _header_order(header: etree._Element) -> Findings:
+    found = Findings()
+    blocks = [c for c in header if isinstance(c.tag, str)
+              and etree.QName(c).localname in _HEADER_BLOCKS]
+    ranks = [_HEADER_BLOCKS.index(etree.QName(c).localname) for c in blocks]
+    for i in range(1, len(blocks)):
+        if ranks[i] < max(ranks[:i]):
+            before = _HEADER_BLOCKS[max(ranks[:i])]
+            name = _HEADER_BLOCKS[ranks[i]]
+            found.deviations.append(CodedFieldError(
+                element_path(blocks[i]),
+                f"expected MessageHeader, TraceHeaderList, then Signature, found {name} "
+                f"after {before}",
+                f"cần thứ tự MessageHeader, TraceHeaderList rồi Signature, nhận được {name} "
+                f"đứng sau {before}",
+                blocks[i].sourceline, "header_order"))
+            break
+    return found
+
+
+def _trace_order(trace: etree._Element) -> Findings:
+    found = Findings()
+    business_seen = False
+    for child in trace:
+        if child.tag == f"{{{NS}}}Bussiness":
+            business_seen = True
+        elif child.tag == f"{{{NS}}}TraceHeader" and business_seen:
+            found.deviations.append(CodedFieldError(
+                element_path(child),
+                "expected every TraceHeader before the Bussiness block, found one after it",
+                "cần mọi TraceHeader đứng trước khối Bussiness, nhận được một TraceHeader "
+                "đứng sau",
+                child.sourceline, "trace_order"))
+            break
+    return found
+
+
+_leaf_limits: dict[int, dict[str, tuple[Node, int | None]]] = {}
+
+
+def _children_of(node: Node) -> dict[str, tuple[Node, int | None]]:
+    """A record's or list's child nodes by qualified tag, with their standard maximum."""
+    found = _leaf_limits.get(id(node))  # spec nodes are module constants
+    if found is None:
+        content = node.content
+        nodes = content.fields if isinstance(content, Record) else \
+            (content.item,) if isinstance(content, ListOf) else ()
+        limits = standard_max_lengths()
+        found = {
+            f"{{{NS}}}{n.tag}": (n, limits.get(n.content.type)
+                                 if isinstance(n.content, Leaf) else None)
+            for n in nodes
+        }
+        _leaf_limits[id(node)] = found
+    return found
+
+
+def length_findings(root: etree._Element) -> Findings:
+    """Texts longer than the standard's maximum: deviations up to the ceiling, errors past
+    it. Walks every element, so it runs only when the standard's schema has refused."""
+    found = Findings()
+    stack: list[tuple[etree._Element, Node]] = [(root, PACKAGE)]
+    while stack:
+        element, node = stack.pop()
+        children = _children_of(node)
+        for child in element:
+            hit = children.get(child.tag)  # comments have a function for a tag: no match
+            if hit is None:
+                continue
+            child_node, limit = hit
+            if isinstance(child_node.content, Record | ListOf):
+                stack.append((child, child_node))
+            elif limit is not None:
+                size = len(text_value(child))
+                if size > limit:
+                    problem = too_long(element_path(child), limit, size, child.sourceline)
+                    if size > ceiling(limit):
+                        found.errors.append(problem)
+                    else:
+                        found.deviations.append(problem)
+    return found
+
+
+# ------------------------------------------------------------------ the JSON form
+
+
+def json_findings(pkg: dict[str, Any], kind: Kind) -> Findings:
+    """The deviations of a JSON-form package; parts of another shape than the JSON Schema
+    describes are passed over (the schema check tells of them)."""
+    found = Findings()
+    for path, node, value in _json_leaves(pkg, kind):
+        content = node.content
+        assert isinstance(content, Leaf)
+        if content.type in DATE_TYPES | TIMESTAMP_TYPES:
+            found.extend(date_finding(path, value, content.type in TIMESTAMP_TYPES,
+                                      content.type == "OptionalDateType"))
+            continue
+        limit = standard_max_lengths().get(content.type)
+        if limit is not None and len(value) > limit:
+            problem = too_long(path, limit, len(value))
+            (found.errors if len(value) > ceiling(limit) else found.deviations).append(problem)
+        if node.tag == "OrganId" and not path.startswith("/traceHeaderList/traceHeaders/"):
+            found.extend(organ_id_finding(path, value, None))
+    trace = pkg.get("traceHeaderList")
+    hops = trace.get("traceHeaders") if isinstance(trace, dict) else None
+    for i, hop in enumerate(hops if isinstance(hops, list) else []):
+        where = f"/traceHeaderList/traceHeaders/{i}"
+        if not isinstance(hop, dict):
+            continue
+        if "organId" not in hop:
+            found.deviations.append(_hop_without_id(where, None))
+        elif isinstance(hop["organId"], str):
+            found.extend(organ_id_finding(f"{where}/organId", hop["organId"], None, hop=True))
+    recipients = pkg.get("to") if kind is Kind.DOCUMENT else None
+    seen: set[str] = set()
+    for i, recipient in enumerate(recipients if isinstance(recipients, list) else []):
+        code = recipient.get("organId") if isinstance(recipient, dict) else None
+        if not isinstance(code, str):
+            continue
+        if code in seen:
+            found.deviations.append(_repeated(f"/to/{i}", code, None))
+        seen.add(code)
+    return found
+
+
+def _json_leaves(value: dict[str, Any], kind: Kind, node: Node = PACKAGE, path: str = "",
+                 ) -> Iterator[tuple[str, Node, str]]:
+    """Every string of a JSON-form object that stands for an element's text."""
+    for child in json_fields(kind, node):
+        key = child.key
+        if key is None or key not in value:
+            continue
+        item = value[key]
+        items = list(enumerate(item)) if child.repeated_in(kind) and isinstance(item, list) \
+            else [(None, item)]
+        for index, one in items:
+            where = f"{path}/{key}" if index is None else f"{path}/{key}/{index}"
+            yield from _json_value(one, child, kind, where)
+
+
+def _json_value(value: Any, node: Node, kind: Kind, path: str,
+                ) -> Iterator[tuple[str, Node, str]]:
+    content = node.content
+    if isinstance(content, Leaf) and isinstance(value, str):
+        yield path, node, value
+    elif isinstance(content, Record) and isinstance(value, dict):
+        yield from _json_leaves(value, kind, node, path)
+    elif isinstance(content, ListOf) and isinstance(value, list):
+        for i, one in enumerate(value):
+            yield from _json_value(one, content.item, kind, f"{path}/{i}")
