@@ -93,7 +93,10 @@ def _reading(found: re.Match[str], verdict: Verdict, timestamp: bool) -> DateRea
         if hour > 23 or minute > 59 or second > 59:
             return DateReading("unreal")
         if timestamp:
-            return DateReading(verdict, f"{when:%Y/%m/%d} {hour:02d}:{minute:02d}:{second:02d}")
+            zone = found.groupdict().get("zone") or ""
+            zone = " UTC" if zone == "Z" else f" {zone}" if zone else ""
+            return DateReading(verdict, f"{when:%Y/%m/%d} {hour:02d}:{minute:02d}:{second:02d}"
+                                        f"{zone}")
     return DateReading(verdict, f"{when:%Y/%m/%d}")
 
 

@@ -15,7 +15,7 @@ from core.settings import Profile, Settings
 from schemas.deviations import json_findings
 from schemas.edxml_messages import TYPE_SHAPES
 from schemas.edxml_spec import PACKAGE, Leaf, ListOf, Node, Record, json_fields
-from schemas.problems import CodedFieldError, wrong_package_kind
+from schemas.problems import CodedFieldError, counted, wrong_package_kind
 from schemas.profiles import tolerant_json_schema
 from schemas.semantics import check_package, envelope_from_package
 
@@ -289,9 +289,10 @@ class JsonCodec:
             errors.sort(key=lambda e: e.path)
         if errors:
             raise ValidationFailed(
-                f"{len(errors)} field(s) do not match the {kind.value} schema",
+                f"{counted(len(errors), 'field')} of the {kind.value} package "
+                f"{'does' if len(errors) == 1 else 'do'} not follow the JSON form",
                 errors=errors,
-                detail_vi=f"{len(errors)} trường không đúng lược đồ",
+                detail_vi=f"{len(errors)} trường của gói tin không đúng dạng JSON quy định",
             )
         attachments, warnings = check_package(value, kind, self._settings, profile)
         header = {k: v for k, v in value.items() if k != "attachments"}

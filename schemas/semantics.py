@@ -25,7 +25,7 @@ from schemas.attachments import (
 from schemas.dates import DATE_FORMATS, not_a_real_date, parse_date, parse_timestamp
 from schemas.deviations import Findings, date_finding, json_findings
 from schemas.edxml_spec import SIGNATURE_NAMESPACES
-from schemas.problems import CodedFieldError
+from schemas.problems import CodedFieldError, counted
 from schemas.xmlparser import parse_xml
 
 __all__ = [
@@ -217,7 +217,8 @@ def check_package(
         # the JSON form's code stays `validation_failed` (clients rely on it); each error
         # carries its own precise code
         raise ValidationFailed(
-            f"{len(errors)} field(s) are invalid",
+            f"{counted(len(errors), 'field')} of the package "
+            f"{'is' if len(errors) == 1 else 'are'} not valid",
             errors=errors,
             detail_vi=f"{len(errors)} trường không hợp lệ",
         )
