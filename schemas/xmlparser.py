@@ -163,8 +163,8 @@ def parse_xml_document(
                 bound[prefix] = known_prefixes[prefix]
                 quirks.append(CodedFieldError(
                     "/",
-                    f"the prefix {prefix}: is used without a declaration; read as "
-                    f"{known_prefixes[prefix]}",
+                    f"the prefix {prefix}: is used without a declaration (expected one, "
+                    f"found none); read as {known_prefixes[prefix]}",
                     f"tiền tố {prefix}: được dùng mà không khai báo; hiểu là "
                     f"{known_prefixes[prefix]}",
                     exc.line, "xml_undeclared_prefix",
@@ -414,7 +414,8 @@ def _raise_parse_error(exc: etree.XMLSyntaxError, log: etree._ListErrorLog) -> N
         if entry.type_name == "ERR_RESOURCE_LIMIT" and "text node" in entry.message.lower():
             raise PayloadTooLarge(
                 "a text node is over 10 MB", code="xml_text_too_large",
-                errors=[CodedFieldError("/", "a text node is over 10 MB",
+                errors=[CodedFieldError("/", "expected text of at most 10 MB in one place, "
+                                             "found more",
                                         "một nút văn bản vượt quá 10 MB", entry.line,
                                         "xml_text_too_large")],
                 detail_vi="Một nút văn bản vượt quá 10 MB",
@@ -508,7 +509,8 @@ def _too_deep(line: int | None) -> HostileInput:
     return HostileInput(
         "the XML nests too deeply",
         code="xml_too_deep",
-        errors=[CodedFieldError("/", "expected less deeply nested elements",
+        errors=[CodedFieldError("/", "expected less deeply nested elements, found deeper "
+                                     "nesting",
                                 "phần tử lồng nhau quá sâu", line, "xml_too_deep")],
         detail_vi="XML lồng nhau quá sâu",
     )
