@@ -23,6 +23,7 @@ from core.settings import Profile
 from schemas.dates import not_a_real_date, read_date
 from schemas.edxml_spec import (
     DATE_TYPES,
+    DSIG_NS,
     NS,
     PACKAGE,
     TIMESTAMP_TYPES,
@@ -196,87 +197,91 @@ def _q(*names: str) -> str:
 
 
 _HEADER = _q("edXMLEnvelope", "edXMLHeader")
-_MH = _q("edXMLEnvelope", "edXMLHeader", "MessageHeader")
 _TRACE = _q("edXMLEnvelope", "edXMLHeader", "TraceHeaderList")
 _HEADER_BLOCKS = ("MessageHeader", "TraceHeaderList", "Signature")
-# (where, under MessageHeader, the simple type, optional)
-_DATES = (
-    (_q("PromulgationInfo", "PromulgationDate"), "DateType", False),
-    (_q("DueDate"), "OptionalDateType", True),
-    (_q("ResponseFor", "PromulgationDate"), "OptionalDateType", True),
-    (_q("Timestamp"), "TimestampType", False),
-)
-# OrganIds that do not address the package: carried as information
-_INFORMATIVE_IDS = (
-    _q("Bussiness", "BussinessDocumentInfo", "ReceiverList", "Receiver", "OrganId"),
-    _q("Bussiness", "ReplacementInfoList", "ReplacementInfo", "OrganIdList", "OrganId"),
-)
+_BLOCK_RANK = {f"{{{ns}}}{name}": rank for rank, name in enumerate(_HEADER_BLOCKS)
+               for ns in (NS, DSIG_NS)}
+_TO = f"{{{NS}}}To"
+_TRACE_HEADER = f"{{{NS}}}TraceHeader"
+_BUSINESS = f"{{{NS}}}Bussiness"
+_X = {"e": NS}
+_MH = "e:edXMLEnvelope/e:edXMLHeader/e:MessageHeader"
+_HOPS = "e:edXMLEnvelope/e:edXMLHeader/e:TraceHeaderList/e:TraceHeader"
+_BUSINESS_PATH = "e:edXMLEnvelope/e:edXMLHeader/e:TraceHeaderList/e:Bussiness"
+# one pass of libxml2 each: every OrganId, every date, every hop without an OrganId
+_ORGAN_IDS = etree.XPath(" | ".join((
+    f"{_MH}/e:From/e:OrganId", f"{_MH}/e:To/e:OrganId", f"{_MH}/e:ResponseFor/e:OrganId",
+    f"{_HOPS}/e:OrganId",
+    # OrganIds that do not address the package: carried as information
+    f"{_BUSINESS_PATH}/e:BussinessDocumentInfo/e:ReceiverList/e:Receiver/e:OrganId",
+    f"{_BUSINESS_PATH}/e:ReplacementInfoList/e:ReplacementInfo/e:OrganIdList/e:OrganId",
+)), namespaces=_X)
+_DATES = etree.XPath(" | ".join((
+    f"{_MH}/e:PromulgationInfo/e:PromulgationDate", f"{_MH}/e:DueDate",
+    f"{_MH}/e:ResponseFor/e:PromulgationDate", f"{_MH}/e:Timestamp",
+)), namespaces=_X)
+_HOPS_WITHOUT_ID = etree.XPath(f"{_HOPS}[not(e:OrganId)]", namespaces=_X)
+_RECIPIENTS = etree.XPath(f"{_MH}/e:To", namespaces=_X)
+_REQUIRED_DATE = f"{{{NS}}}PromulgationInfo"  # the parent of the one date that must be there
+_TIMESTAMP = f"{{{NS}}}Timestamp"
 
 
 def tree_findings(root: etree._Element) -> Findings:
     """The deviations that cost little to look for, in a parsed package: dates, ids, trace
-    hops, the order of the header's and the trace list's blocks, repeated recipients."""
+    hops, the order of the header's and the trace list's blocks, repeated recipients.
+
+    Runs on every package: a path is worked out only for what is found."""
     found = Findings()
-    header = root.find(_MH)
-    if header is not None:
-        for where, type_name, optional in _DATES:
-            for element in header.iterfind(where):
-                found.extend(date_finding(element_path(element), text_value(element),
-                                          type_name in TIMESTAMP_TYPES, optional,
-                                          element.sourceline))
-        seen: set[str] = set()
-        for party in header.iterfind(_q("From")), header.iterfind(_q("To")):
-            for element in party:
-                organ = element.find(_q("OrganId"))
-                if organ is None:
-                    continue
-                code = text_value(organ)
-                found.extend(organ_id_finding(element_path(organ), code, organ.sourceline))
-                if element.tag == f"{{{NS}}}To":
-                    if code in seen:
-                        found.deviations.append(_repeated(element_path(element), code,
-                                                          element.sourceline))
-                    seen.add(code)
-        for organ in header.iterfind(_q("ResponseFor", "OrganId")):
-            found.extend(organ_id_finding(element_path(organ), text_value(organ),
-                                          organ.sourceline))
+    for element in _DATES(root):
+        timestamp = element.tag == _TIMESTAMP
+        parent = element.getparent()
+        optional = not timestamp and (parent is None or parent.tag != _REQUIRED_DATE)
+        text = text_value(element)
+        if (text or not optional) and read_date(text, timestamp).verdict != "standard":
+            found.extend(date_finding(element_path(element), text, timestamp, optional,
+                                      element.sourceline))
+    for organ in _ORGAN_IDS(root):
+        code = text_value(organ)
+        if not is_standard_organ_id(code):
+            hop = organ.getparent() is not None and organ.getparent().tag == _TRACE_HEADER
+            found.extend(organ_id_finding(element_path(organ), code, organ.sourceline, hop=hop))
+    for hop in _HOPS_WITHOUT_ID(root):
+        found.deviations.append(_hop_without_id(element_path(hop), hop.sourceline))
+    seen: set[str] = set()
+    for recipient in _RECIPIENTS(root):
+        organ = recipient.find(f"{{{NS}}}OrganId")
+        code = text_value(organ) if organ is not None else ""
+        if code in seen:
+            found.deviations.append(_repeated(element_path(recipient), code,
+                                              recipient.sourceline))
+        seen.add(code)
     trace = root.find(_TRACE)
     if trace is not None:
-        for hop in trace.iterfind(_q("TraceHeader")):
-            organ = hop.find(_q("OrganId"))
-            if organ is None:
-                found.deviations.append(_hop_without_id(element_path(hop), hop.sourceline))
-            else:
-                found.extend(organ_id_finding(element_path(organ), text_value(organ),
-                                              organ.sourceline, hop=True))
-        for where in _INFORMATIVE_IDS:
-            for organ in trace.iterfind(where):
-                found.extend(organ_id_finding(element_path(organ), text_value(organ),
-                                              organ.sourceline))
         found.extend(_trace_order(trace))
-    block_header = root.find(_HEADER)
-    if block_header is not None:
-        found.extend(_header_order(block_header))
+    header = root.find(_HEADER)
+    if header is not None:
+        found.extend(_header_order(header))
     return found
 
 
 def _header_order(header: etree._Element) -> Findings:
     found = Findings()
-    blocks = [c for c in header if isinstance(c.tag, str)
-              and etree.QName(c).localname in _HEADER_BLOCKS]
-    ranks = [_HEADER_BLOCKS.index(etree.QName(c).localname) for c in blocks]
-    for i in range(1, len(blocks)):
-        if ranks[i] < max(ranks[:i]):
-            before = _HEADER_BLOCKS[max(ranks[:i])]
-            name = _HEADER_BLOCKS[ranks[i]]
+    highest = -1
+    for child in header:
+        rank = _BLOCK_RANK.get(child.tag)  # type: ignore[call-overload]
+        if rank is None:
+            continue
+        if rank < highest:
+            before, name = _HEADER_BLOCKS[highest], _HEADER_BLOCKS[rank]
             found.deviations.append(CodedFieldError(
-                element_path(blocks[i]),
+                element_path(child),
                 f"expected MessageHeader, TraceHeaderList, then Signature, found {name} "
                 f"after {before}",
                 f"cần thứ tự MessageHeader, TraceHeaderList rồi Signature, nhận được {name} "
                 f"đứng sau {before}",
-                blocks[i].sourceline, "header_order"))
+                child.sourceline, "header_order"))
             break
+        highest = rank
     return found
 
 
@@ -284,9 +289,9 @@ def _trace_order(trace: etree._Element) -> Findings:
     found = Findings()
     business_seen = False
     for child in trace:
-        if child.tag == f"{{{NS}}}Bussiness":
+        if child.tag == _BUSINESS:
             business_seen = True
-        elif child.tag == f"{{{NS}}}TraceHeader" and business_seen:
+        elif child.tag == _TRACE_HEADER and business_seen:
             found.deviations.append(CodedFieldError(
                 element_path(child),
                 "expected every TraceHeader before the Bussiness block, found one after it",
