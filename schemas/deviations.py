@@ -11,7 +11,7 @@ docs/validation.md, "Profiles and deviations", gives each verdict and its reason
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -355,19 +355,19 @@ def json_findings(pkg: dict[str, Any], kind: Kind) -> Findings:
     """The deviations of a JSON-form package; parts of another shape than the JSON Schema
     describes are passed over (the schema check tells of them)."""
     found = Findings()
-    for path, node, value in _json_leaves(pkg, kind):
-        content = node.content
-        assert isinstance(content, Leaf)
-        if content.type in DATE_TYPES | TIMESTAMP_TYPES:
-            found.extend(date_finding(path, value, content.type in TIMESTAMP_TYPES,
-                                      content.type == "OptionalDateType"))
-            continue
-        limit = standard_max_lengths().get(content.type)
-        if limit is not None and len(value) > limit:
-            problem = too_long(path, limit, len(value))
-            (found.errors if len(value) > ceiling(limit) else found.deviations).append(problem)
-        if node.tag == "OrganId" and not path.startswith("/traceHeaderList/traceHeaders/"):
-            found.extend(organ_id_finding(path, value, None))
+    # one loop over every object, no recursion: a package may list 500 recipients
+    stack: list[tuple[Any, dict[str, _Step], str]] = [(pkg, _plan(PACKAGE, kind), "")]
+    while stack:
+        obj, steps, path = stack.pop()
+        for key, item in obj.items():
+            step = steps.get(key)
+            if step is None:
+                continue  # not a key of the form: the schema check tells of it
+            where = f"{path}/{key}"
+            items = enumerate(item) if step.repeated and isinstance(item, list) else None
+            for index, one in items if items is not None else ((None, item),):
+                here = where if index is None else f"{where}/{index}"
+                _json_item(found, stack, one, step, kind, here)
     trace = pkg.get("traceHeaderList")
     hops = trace.get("traceHeaders") if isinstance(trace, dict) else None
     for i, hop in enumerate(hops if isinstance(hops, list) else []):
@@ -376,7 +376,7 @@ def json_findings(pkg: dict[str, Any], kind: Kind) -> Findings:
             continue
         if "organId" not in hop:
             found.deviations.append(_hop_without_id(where, None))
-        elif isinstance(hop["organId"], str):
+        elif isinstance(hop["organId"], str) and not is_standard_organ_id(hop["organId"]):
             found.extend(organ_id_finding(f"{where}/organId", hop["organId"], None, hop=True))
     recipients = pkg.get("to") if kind is Kind.DOCUMENT else None
     seen: set[str] = set()
@@ -390,28 +390,72 @@ def json_findings(pkg: dict[str, Any], kind: Kind) -> Findings:
     return found
 
 
-def _json_leaves(value: dict[str, Any], kind: Kind, node: Node = PACKAGE, path: str = "",
-                 ) -> Iterator[tuple[str, Node, str]]:
-    """Every string of a JSON-form object that stands for an element's text."""
-    for child in json_fields(kind, node):
-        key = child.key
-        if key is None or key not in value:
-            continue
-        item = value[key]
-        items = list(enumerate(item)) if child.repeated_in(kind) and isinstance(item, list) \
-            else [(None, item)]
-        for index, one in items:
-            where = f"{path}/{key}" if index is None else f"{path}/{key}/{index}"
-            yield from _json_value(one, child, kind, where)
+@dataclass(frozen=True)
+class _Step:
+    """One key of a JSON-form object: where it leads, and what its text must be."""
+
+    key: str
+    node: Node
+    repeated: bool
+    limit: int | None = None
+    date: bool = False
+    timestamp: bool = False
+    optional: bool = False
+    organ_id: bool = False
+    hop: bool = False
 
 
-def _json_value(value: Any, node: Node, kind: Kind, path: str,
-                ) -> Iterator[tuple[str, Node, str]]:
-    content = node.content
-    if isinstance(content, Leaf) and isinstance(value, str):
-        yield path, node, value
-    elif isinstance(content, Record) and isinstance(value, dict):
-        yield from _json_leaves(value, kind, node, path)
-    elif isinstance(content, ListOf) and isinstance(value, list):
+_plans: dict[tuple[int, Kind], dict[str, _Step]] = {}
+
+
+def _plan(node: Node, kind: Kind) -> dict[str, _Step]:
+    """The keys of the JSON object `node` stands for (spec nodes are module constants)."""
+    found = _plans.get((id(node), kind))
+    if found is None:
+        steps = []
+        for child in json_fields(kind, node):
+            content = child.content
+            type_name = content.type if isinstance(content, Leaf) else ""
+            steps.append(_Step(
+                child.key or "", child, child.repeated_in(kind),
+                standard_max_lengths().get(type_name), type_name in DATE_TYPES | TIMESTAMP_TYPES,
+                type_name in TIMESTAMP_TYPES, type_name == "OptionalDateType",
+                child.tag == "OrganId", node.tag == "TraceHeader"))
+        found = _plans[(id(node), kind)] = {step.key: step for step in steps}
+    return found
+
+
+def _json_item(found: Findings, stack: list[tuple[Any, dict[str, _Step], str]], value: Any,
+               step: _Step, kind: Kind, path: str) -> None:
+    """Check one value of a JSON-form package, or queue the object or list it is."""
+    content = step.node.content
+    if isinstance(value, str):
+        if isinstance(content, Leaf):
+            _json_leaf(found, value, step, path)
+    elif isinstance(value, dict):
+        if isinstance(content, Record):
+            stack.append((value, _plan(step.node, kind), path))
+    elif isinstance(value, list) and isinstance(content, ListOf):
+        item = _Step(content.item.tag, content.item, False,
+                     *_leaf_facts(content.item, step.node))
         for i, one in enumerate(value):
-            yield from _json_value(one, content.item, kind, f"{path}/{i}")
+            _json_item(found, stack, one, item, kind, f"{path}/{i}")
+
+
+def _json_leaf(found: Findings, value: str, step: _Step, path: str) -> None:
+    if step.date:
+        found.extend(date_finding(path, value, step.timestamp, step.optional))
+        return
+    if step.limit is not None and len(value) > step.limit:
+        problem = too_long(path, step.limit, len(value))
+        (found.errors if len(value) > ceiling(step.limit) else found.deviations).append(problem)
+    # a trace hop's id is told with its hop, below
+    if step.organ_id and not step.hop and not is_standard_organ_id(value):
+        found.extend(organ_id_finding(path, value, None))
+
+
+def _leaf_facts(node: Node, parent: Node) -> tuple[int | None, bool, bool, bool, bool, bool]:
+    type_name = node.content.type if isinstance(node.content, Leaf) else ""
+    return (standard_max_lengths().get(type_name), type_name in DATE_TYPES | TIMESTAMP_TYPES,
+            type_name in TIMESTAMP_TYPES, type_name == "OptionalDateType",
+            node.tag == "OrganId", parent.tag == "TraceHeader")
