@@ -47,6 +47,9 @@ DEVIATIONS = {
     "organ_id_nonstandard": "an organisation id not of the QĐ 20/2020 form LLL.KK.JJ.Xnn",
     "recipient_repeated": "the same recipient listed twice",
     "date_format": "a date or timestamp in ISO 8601 or with a time where a day is expected",
+    # found by the parser (schemas/xmlparser.py), in edXML only
+    "xml_junk_before_declaration": "letters or digits before the XML declaration",
+    "xml_undeclared_prefix": "the edXML: or xlink: prefix used without a declaration",
 }
 
 # QCVN 102:2016 / QĐ 20/2020: LLL.KK.JJ.Xnn, read right to left

@@ -130,6 +130,9 @@ EDXML_CASES = [
               "date_format", f"{MH}/Timestamp", kind=Kind.STATUS, line=30),
     Deviation("characters before the XML declaration", b"1212" + DOC,
               "xml_junk_before_declaration", "/", line=1),
+    Deviation("the edXML: prefix undeclared",
+              mutate(STATUS, ' xmlns:edXML="http://www.mic.gov.vn/TBT/QCVN_102_2016"', ""),
+              "xml_undeclared_prefix", "/", kind=Kind.STATUS, line=3),
 ]
 
 

@@ -50,8 +50,9 @@ def read(case: Deviation, profile: str | None = None, *, settings_profile: str |
 def test_every_deviation_has_a_case_in_either_form() -> None:
     from schemas.deviations import DEVIATIONS
 
-    assert {c.code for c in EDXML_CASES} >= set(DEVIATIONS)
-    assert {c.code for c in JSON_CASES} >= set(DEVIATIONS) - {"header_order", "trace_order"}
+    assert {c.code for c in EDXML_CASES} == set(DEVIATIONS)
+    assert {c.code for c in JSON_CASES} == set(DEVIATIONS) - {
+        "header_order", "trace_order", "xml_junk_before_declaration", "xml_undeclared_prefix"}
 
 
 @pytest.mark.parametrize("case", CASES, ids=lambda c: c.id)
@@ -60,7 +61,7 @@ def test_interop_carries_the_deviation_with_its_warning(case: Deviation) -> None
     assert [(w.as_dict()["code"], w.path, w.line) for w in envelope.warnings] == [
         (case.code, case.path, case.line)]
     [warning] = envelope.warnings
-    assert warning.message.startswith("expected ")
+    assert "expected" in warning.message
     assert warning.message_vi and warning.message_vi != warning.message
     # and it is kept in the message record
     assert envelope.metadata()["warnings"][0]["code"] == case.code
@@ -98,7 +99,7 @@ def _root(raw: bytes) -> etree._Element:
 
 
 @pytest.mark.parametrize("case", [c for c in EDXML_CASES if c.kind is Kind.DOCUMENT
-                                  and c.code != "xml_junk_before_declaration"],
+                                  and not c.code.startswith("xml_")],
                          ids=lambda c: c.id)
 def test_the_schema_file_refuses_what_the_tolerances_let_through(case: Deviation) -> None:
     visible = case.code in SCHEMA_VISIBLE or case.path.endswith("TraceHeader[2]")
