@@ -81,11 +81,21 @@ class Delivery(BaseModel):
     heartbeat_timeout_s: float = Field(default=15.0, gt=0)
 
 
+# "interop": what real producers and the national platform emit is carried, each deviation
+# from QCVN 102 recorded as a warning; "strict": QCVN 102 to the letter, the same deviations
+# refused (docs/validation.md, Profiles and deviations)
+Profile = Literal["interop", "strict"]
+
+
 class Validation(BaseModel):
     """How strict the hub is where real producers differ."""
 
-    # "strict": an OrganId must have the QCVN 102 form; "directory": an id of another form is
-    # accepted only when the directory knows it
+    # the profile for systems whose directory entry sets none (`validation: {profile: ...}`)
+    profile: Profile = "interop"
+    # for the ids that address a package (From, To, a status's ResponseFor) under the
+    # interop profile: "strict", an id must have the QĐ 20 form LLL.KK.JJ.Xnn; "directory",
+    # an id of another form is accepted (with a warning) only when the directory knows it.
+    # The strict profile refuses an id of another form anywhere, whatever this says
     organ_id_policy: Literal["strict", "directory"] = "directory"
     # "strict": attachment content must be valid base64; "warn": invalid content is carried
     # through unchanged and the message records a warning

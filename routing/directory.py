@@ -22,13 +22,12 @@ from pydantic import (
 )
 
 from core.errors import HubError
+from core.settings import Profile
+from schemas.deviations import STANDARD_ORGAN_ID
+from schemas.deviations import is_standard_organ_id as is_standard_organ_id
 
-# QCVN 102:2016 / QĐ 20/2020: LLL.KK.JJ.Xnn, read right to left
-ORGAN_ID = re.compile(r"^\d{3}\.\d{2}\.\d{2}\.[A-Z]\d{2}$")
-
-
-def is_standard_organ_id(code: str) -> bool:
-    return bool(ORGAN_ID.match(code))
+# QCVN 102:2016 / QĐ 20/2020: LLL.KK.JJ.Xnn, read right to left (schemas/deviations.py)
+ORGAN_ID = STANDARD_ORGAN_ID
 
 
 def hash_key(secret: str) -> str:
@@ -177,6 +176,15 @@ class SendRules(BaseModel):
         return type_key(type_name) in {type_key(t) for t in self.document_types}
 
 
+class ValidationRules(BaseModel):
+    """How a system's packages are validated: `profile` None takes the hub's
+    (settings `validation.profile`); docs/validation.md, Profiles and deviations."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    profile: Literal["interop", "strict"] | None = None
+
+
 class System(BaseModel):
     """A connected system: who it is, whom it speaks for, how it receives."""
 
@@ -189,6 +197,7 @@ class System(BaseModel):
     receive: Receive = Field(default_factory=Receive)
     signatures: SignatureRules | None = None
     sends: SendRules = Field(default_factory=SendRules)
+    validation: ValidationRules = Field(default_factory=ValidationRules)
 
     @field_validator("api_key_hashes")
     @classmethod
@@ -200,6 +209,10 @@ class System(BaseModel):
 
     def serves(self, organ_id: str) -> bool:
         return organ_id in self.organizations
+
+    def profile(self, default: Profile) -> Profile:
+        """The validation profile this system's packages are checked under."""
+        return self.validation.profile or default
 
 
 class DirectoryFile(BaseModel):

@@ -8,6 +8,7 @@ from core.errors import FieldError, UnknownRecipient, ValidationFailed
 from core.model import Envelope, Kind
 from core.settings import Settings
 from routing.directory import Directory, System, is_standard_organ_id
+from schemas.problems import CodedFieldError
 
 
 @dataclass(frozen=True)
@@ -21,23 +22,29 @@ class Route:
 def check_identifiers(envelope: Envelope, directory: Directory, settings: Settings) -> None:
     """Apply the OrganId policy to sender and recipients.
 
+    An id of another form than QĐ 20's was already recorded as a deviation by the codec
+    (and refused there under the strict profile); here it is accepted only when the
+    directory knows it and the policy is `directory`.
+
     Raises ValidationFailed (code invalid_organ_id) for an id of a non-standard form that
     the policy does not accept.
     """
     policy = settings.validation.organ_id_policy
-    errors = []
+    errors: list[FieldError] = []
     for path, code in _addressed(envelope):
         if is_standard_organ_id(code):
             continue
         if policy == "directory" and directory.knows(code):
             continue
-        errors.append(
-            FieldError(
-                path,
-                f"{code!r} is not an organisation code of the form LLL.KK.JJ.Xnn",
-                f"{code!r} không phải mã định danh dạng LLL.KK.JJ.Xnn",
-            )
-        )
+        unknown = "; the directory does not know it" if policy == "directory" else ""
+        unknown_vi = "; danh bạ không có mã này" if policy == "directory" else ""
+        errors.append(CodedFieldError(
+            path,
+            f"expected an organisation id of the form LLL.KK.JJ.Xnn (QĐ 20/2020), found "
+            f"{code!r}{unknown}",
+            f"cần mã định danh dạng LLL.KK.JJ.Xnn (QĐ 20/2020), nhận được {code!r}{unknown_vi}",
+            None, "organ_id_nonstandard",
+        ))
     if errors:
         raise ValidationFailed(
             "organisation codes are not in the QCVN 102 form",
@@ -48,9 +55,13 @@ def check_identifiers(envelope: Envelope, directory: Directory, settings: Settin
 
 
 def _addressed(envelope: Envelope) -> list[tuple[str, str]]:
+    """The sender and each distinct recipient, with the path of its first mention."""
     out = [("/from/organId", envelope.sender)]
     if envelope.kind is Kind.DOCUMENT:
-        out.extend((f"/to/{i}/organId", code) for i, code in enumerate(envelope.recipients))
+        listed = [t.get("organId") for t in envelope.header.get("to", [])]
+        for code in envelope.recipients:  # a repeated recipient is routed once
+            i = listed.index(code) if code in listed else envelope.recipients.index(code)
+            out.append((f"/to/{i}/organId", code))
     else:
         out.extend(("/responseFor/organId", code) for code in envelope.recipients)
     return out

@@ -30,7 +30,26 @@ class ContentScan:
     base64_ok: bool
     zip_ok: bool  # a ZIP's first local header and its closing record are both there
     over_limit: bool = False
+    # why the text is not base64: "character", "padding", "length", "after_padding",
+    # "non_canonical" (see _BASE64_PROBLEMS), and what the text starts with
     problem: str = ""
+    character: str = ""
+    head: str = ""
+
+
+# why a text is not base64, said plainly (English, Vietnamese)
+_BASE64_PROBLEMS = {
+    "character": ("the character {character} is not used by base64",
+                  "ký tự {character} không thuộc bảng mã base64"),
+    "padding": ("the '=' padding is misplaced", "ký tự đệm '=' đặt sai chỗ"),
+    "length": ("its length is not a multiple of 4: it looks cut short",
+               "độ dài không chia hết cho 4: có vẻ bị cắt cụt"),
+    "after_padding": ("text follows the closing '=' padding",
+                      "có văn bản sau ký tự đệm '=' kết thúc"),
+    "non_canonical": ("its last characters are not written the one way base64 allows",
+                      "các ký tự cuối không viết đúng cách duy nhất của base64"),
+}
+_BASE64_ALPHABET = frozenset(b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/=")
 
 
 def normalise_cid(cid: str) -> str:
@@ -51,24 +70,33 @@ def scan_base64(chunks: Iterable[bytes], *, limit: int) -> ContentScan:
     size = 0
     head = b""
     tail = b""
+    text_head = ""
     padded = False
+
+    def refused(problem: str, character: str = "") -> ContentScan:
+        return ContentScan(size, False, False, problem=problem, character=character,
+                           head=text_head)
+
     for chunk in chunks:
+        if not text_head:
+            text_head = chunk[:40].decode("ascii", "replace").strip()
         data = carry + chunk.translate(None, _WHITESPACE)
         if padded and data:
-            return ContentScan(size, False, False, problem="text after the closing padding")
+            return refused("after_padding")
         cut = len(data) // 4 * 4
         block, carry = data[:cut], data[cut:]
         if not block:
             continue
         try:
             decoded = binascii.a2b_base64(block, strict_mode=True)
-        except binascii.Error as exc:
-            return ContentScan(size, False, False, problem=str(exc))
+        except binascii.Error:
+            stray = next((chr(b) for b in block if b not in _BASE64_ALPHABET), "")
+            return refused("character", stray) if stray else refused("padding")
         padded = block.endswith(b"=")
         tail_bytes = 3 - block[-2:].count(b"=")
         if padded and binascii.b2a_base64(decoded[-tail_bytes:], newline=False) != block[-4:]:
             # "QR==" decodes like "QQ==": accept only the one canonical spelling
-            return ContentScan(size, False, False, problem="non-canonical final quantum")
+            return refused("non_canonical")
         size += len(decoded)
         if size > limit:
             return ContentScan(size, True, False, over_limit=True)
@@ -76,7 +104,8 @@ def scan_base64(chunks: Iterable[bytes], *, limit: int) -> ContentScan:
             head += decoded[: 4 - len(head)]
         tail = (tail + decoded)[-_EOCD_WINDOW:]
     if carry:
-        return ContentScan(size, False, False, problem="length is not a multiple of 4")
+        stray = next((chr(b) for b in carry if b not in _BASE64_ALPHABET), "")
+        return refused("character", stray) if stray else refused("length")
     zip_ok = head.startswith(_ZIP_STARTS) and _EOCD in tail
     return ContentScan(size, True, zip_ok)
 
@@ -99,9 +128,15 @@ def content_problems(path: str, scan: ContentScan, content_type: str, *,
     errors: list[FieldError] = []
     warnings: list[FieldError] = []
     if not scan.base64_ok:
+        why, why_vi = _BASE64_PROBLEMS.get(scan.problem, _BASE64_PROBLEMS["padding"])
+        character = repr(scan.character)
+        why, why_vi = why.format(character=character), why_vi.format(character=character)
+        head = f" {scan.head!r}" if scan.head else ""
         problem = CodedFieldError(
-            path, f"expected base64 content, found text that is not base64 ({scan.problem})",
-            f"nội dung phải mã hóa base64, nhận được văn bản không phải base64 ({scan.problem})",
+            path, f"expected the attachment's content in base64, found text{head} that is "
+                  f"not base64: {why}",
+            f"nội dung tệp đính kèm phải mã hóa base64, nhận được văn bản{head} không phải "
+            f"base64: {why_vi}",
             line, "attachment_not_base64",
         )
         (warnings if policy == "warn" else errors).append(problem)

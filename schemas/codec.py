@@ -6,20 +6,22 @@ from typing import Protocol
 
 from core.errors import UnsupportedMediaType
 from core.model import Envelope, Form, Kind
-from core.settings import Settings
+from core.settings import Profile, Settings
 
 
 class Codec(Protocol):
-    """Parses and validates one form of package.
+    """Parses and validates one form of package, under a validation profile.
 
-    `read` raises MalformedInput (not the declared syntax), HostileInput (DTDs, entities,
-    absurd depth), PayloadTooLarge (an attachment over its limit) or ValidationFailed
-    (well-formed but invalid, with every offending path).
+    `read` checks under `profile` (None: the settings' `validation.profile`) and puts the
+    deviations the profile lets through in the Envelope's warnings. It raises
+    MalformedInput (not the declared syntax), HostileInput (DTDs, entities, absurd depth),
+    PayloadTooLarge (an attachment over its limit) or ValidationFailed (well-formed but
+    invalid, or a deviation the profile refuses, with every offending path).
     """
 
     form: Form
 
-    def read(self, raw: bytes, kind: Kind) -> Envelope: ...
+    def read(self, raw: bytes, kind: Kind, profile: Profile | None = None) -> Envelope: ...
 
 
 def form_of(media_type: str) -> Form:

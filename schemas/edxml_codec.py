@@ -2,13 +2,9 @@
 
 from __future__ import annotations
 
-import dataclasses
-
-from lxml import etree
-
 from core.errors import FieldError
 from core.model import AttachmentInfo, Envelope, Form, Kind
-from core.settings import Settings
+from core.settings import Profile, Settings
 from schemas.attachments import (
     Listed,
     content_problems,
@@ -19,12 +15,11 @@ from schemas.attachments import (
     too_large,
 )
 from schemas.edxml_package import read_package
-from schemas.edxml_schema import authoritative_schema, fast_schema
+from schemas.edxml_schema import fast_schema, tolerant_authoritative_schema, tolerant_fast_schema
 from schemas.edxml_spec import NS
-from schemas.mapping import element_at, tree_to_json
-from schemas.problems import coded, validation_failed
+from schemas.mapping import tree_to_json
+from schemas.problems import validation_failed
 from schemas.semantics import (
-    date_errors,
     envelope_from_package,
     too_many_attachments,
     too_many_recipients,
@@ -43,22 +38,30 @@ class EdxmlCodec:
 
     def __init__(self, settings: Settings) -> None:
         self._settings = settings
-        fast_schema()  # compile at start-up, not on the first request
-        authoritative_schema()
+        # compile at start-up, not on the first request
+        fast_schema()
+        tolerant_fast_schema()
+        tolerant_authoritative_schema()
 
-    def read(self, raw: bytes, kind: Kind) -> Envelope:
-        """The Envelope of a valid package of `kind`.
+    def read(self, raw: bytes, kind: Kind, profile: Profile | None = None) -> Envelope:
+        """The Envelope of a valid package of `kind`, checked under `profile` (by default the
+        settings' `validation.profile`); the deviations it lets through are warnings.
 
         Raises MalformedInput, HostileInput, PayloadTooLarge (the body or one attachment
         over its limit) or ValidationFailed (with code `wrong_package_kind` for a package
         of the other kind), naming every offending element with its line.
         """
-        doc, kind = read_package(raw, self._settings.limits, kind)
+        profile = profile or self._settings.validation.profile
+        checked = read_package(raw, self._settings.limits, kind, profile)
+        doc, kind = checked.doc, checked.kind
         header = tree_to_json(doc, kind, with_content=False)
         header.pop("attachments", None)
-        errors = [_at_element(doc.root, e, kind) for e in date_errors(header, kind)]
+        # the parse's quirks (stray characters before the declaration, an undeclared
+        # prefix) are deviations too: the strict profile refuses them
+        strict = profile == "strict"
+        errors: list[FieldError] = [*(doc.quirks if strict else ()), *checked.errors]
         infos: list[AttachmentInfo] = []
-        warnings: list[FieldError] = list(doc.quirks)
+        warnings: list[FieldError] = [*(() if strict else doc.quirks), *checked.warnings]
         if kind is Kind.DOCUMENT:
             recipients = doc.root.findall(_q("edXMLEnvelope", "edXMLHeader", "MessageHeader",
                                              "To"))
@@ -125,10 +128,3 @@ def check_attachments(doc: ParsedXml, settings: Settings,
     errors.extend(manifest_problems(listed_refs, listed))
     return infos, errors, warnings
 
-
-def _at_element(root: etree._Element, error: FieldError, kind: Kind) -> FieldError:
-    """A JSON-path error about a package, told at its element and line."""
-    element = element_at(root, error.path, kind)
-    if element is not None:
-        error = dataclasses.replace(error, path=element_path(element), line=element.sourceline)
-    return coded(error, "validation_failed")

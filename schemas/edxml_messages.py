@@ -14,6 +14,7 @@ from xmlschema.validators.facets import (
     XsdPatternFacets,
 )
 
+from schemas.dates import not_a_real_date
 from schemas.edxml_spec import (
     DATE_TYPES,
     NS,
@@ -25,7 +26,6 @@ from schemas.edxml_spec import (
     Record,
 )
 from schemas.problems import CodedFieldError
-from schemas.semantics import not_a_real_date
 from schemas.xmlparser import element_path, text_value
 
 # what a value of each patterned type looks like, for "expected ..., found ..."
@@ -42,6 +42,7 @@ TYPE_SHAPES: dict[str, tuple[str, str]] = {
 }
 
 
+_ANY_SHAPE = ("a value of the form the standard gives", "giá trị đúng định dạng quy định")
 _NOT_ALLOWED_ATTRIBUTE = re.compile(r"'([^']+)' attribute not allowed")
 
 
@@ -115,9 +116,7 @@ def translate(error: XMLSchemaValidationError) -> CodedFieldError:
                                f"cần {shape_vi}, nhận được {shown(value)}", line,
                                "date_invalid")
     if isinstance(validator, XsdPatternFacets):
-        patterns = " or ".join(validator.regexps)
-        shape, shape_vi = TYPE_SHAPES.get(
-            type_name, (f"a value matching {patterns}", f"giá trị khớp {patterns}"))
+        shape, shape_vi = TYPE_SHAPES.get(type_name, _ANY_SHAPE)
         return CodedFieldError(path, f"expected {shape}, found {shown(value)}",
                                f"cần {shape_vi}, nhận được {shown(value)}", line, "value_invalid")
     if isinstance(validator, XsdEnumerationFacets):
@@ -149,7 +148,11 @@ def translate(error: XMLSchemaValidationError) -> CodedFieldError:
         return CodedFieldError(path, "expected text only, found child elements",
                                "chỉ được chứa văn bản, gặp phần tử con", line,
                                "element_unexpected")
-    return CodedFieldError(path, f"not valid: {reason}", f"không hợp lệ: {reason}", line,
+    # the processor's own wording never reaches a clerk: say where, and what to look at
+    name = etree.QName(element).localname if element is not None else "edXML"
+    return CodedFieldError(path, f"expected {name} as the edXML schema describes it, found "
+                                 "something else here",
+                           f"phần tử {name} không đúng cấu trúc edXML tại đây", line,
                            "schema_invalid")
 
 
@@ -166,8 +169,8 @@ def _is_leaf(element: etree._Element) -> bool:
 def _children_error(error: XMLSchemaChildrenValidationError, parent: etree._Element,
                     path: str, line: int | None) -> CodedFieldError:
     if error.invalid_tag is None:
-        names = [getattr(e, "local_name", None) or str(e) for e in error.expected or ()]
-        names = [n for n in names if n] or ["?"]
+        names = [str(n) for n in (getattr(e, "local_name", None) for e in error.expected or ())
+                 if n] or ["a required element"]
         what = names[0] if len(names) == 1 else "one of " + ", ".join(names)
         return CodedFieldError(path, f"expected element {what}, found none",
                                f"thiếu phần tử {what}", line, "element_missing")
@@ -178,22 +181,43 @@ def _children_error(error: XMLSchemaChildrenValidationError, parent: etree._Elem
     node = node_for(parent)
     declared = _declared_children(node)
     if qname.namespace != NS:
-        found = f"{qname.localname} in {qname.namespace or 'no namespace'}"
+        where = qname.namespace or "no namespace"
+        where_vi = f"không gian tên {qname.namespace}" if qname.namespace else \
+            "không thuộc không gian tên nào"
         return CodedFieldError(
             child_path,
-            f"unexpected element {found}; expected elements in the edXML namespace {NS}",
-            f"phần tử {found} không được phép; cần phần tử thuộc không gian tên {NS}",
+            f"unexpected element {qname.localname} in {where}; expected elements in the "
+            f"edXML namespace {NS}",
+            f"phần tử {qname.localname} ({where_vi}) không được phép; cần phần tử thuộc "
+            f"không gian tên {NS}",
             child_line, "element_unexpected",
         )
     if qname.localname in declared:
         count = sum(1 for c in parent if c.tag == error.invalid_tag)
+        most = declared[qname.localname]
+        if most is not None and count > most:
+            times = "once" if most == 1 else f"{most} times"
+            return CodedFieldError(
+                child_path,
+                f"expected {qname.localname} at most {times} here, found it {count} times",
+                f"{qname.localname} chỉ được xuất hiện tối đa {most} lần, nhận được "
+                f"{count} lần",
+                child_line, "element_unexpected",
+            )
+        # declared, and not too often: it stands where the standard does not put it
+        order = ", ".join(declared)
+        previous = child.getprevious() if child is not None else None
+        while previous is not None and not isinstance(previous.tag, str):
+            previous = previous.getprevious()
+        after = etree.QName(previous).localname if previous is not None else "the start"
+        after_vi = etree.QName(previous).localname if previous is not None else "đầu phần tử"
         return CodedFieldError(
             child_path,
-            f"expected {qname.localname} at most {declared[qname.localname]} time(s) here, "
-            f"found {count}",
-            f"{qname.localname} chỉ được xuất hiện tối đa {declared[qname.localname]} lần, "
-            f"nhận được {count}",
-            child_line, "element_unexpected",
+            f"expected the elements in the order {order}, found {qname.localname} after "
+            f"{after}",
+            f"các phần tử phải theo thứ tự {order}, nhận được {qname.localname} đứng sau "
+            f"{after_vi}",
+            child_line, "element_order",
         )
     allowed = ", ".join(declared) or "no child elements"
     return CodedFieldError(
@@ -216,18 +240,82 @@ def _offending_child(parent: etree._Element,
     return same[-1] if same else None
 
 
-def _declared_children(node: Node | None) -> dict[str, str]:
-    """Child names the node declares, with how often each may appear."""
+def _declared_children(node: Node | None) -> dict[str, int | None]:
+    """Child names the node declares, with how often each may appear (None: unbounded)."""
     if node is None:
         return {}
     content = node.content
     if isinstance(content, Record):
-        return {f.tag: _times(f) for f in content.fields}
+        return {f.tag: f.schema_occurs[1] for f in content.fields}
     if isinstance(content, ListOf):
-        return {content.item.tag: _times(content.item)}
+        return {content.item.tag: content.item.schema_occurs[1]}
     return {}
 
 
-def _times(node: Node) -> str:
-    hi = node.schema_occurs[1]
-    return "any number of" if hi is None else str(hi)
+# -------------------------------------------------------------- libxml2's account, translated
+
+_ELEMENT = re.compile(r"^Element '(?P<name>[^']*)'(?:, attribute '[^']*')?: ")
+_CLARK = re.compile(r"\{([^}]*)\}([\w.\-]+)")
+_PATH_PREFIX = re.compile(r"(?<=/)[A-Za-z_][\w.\-]*:")
+_LIBXML2: tuple[tuple[re.Pattern[str], str, str], ...] = tuple(
+    (re.compile(pattern), english, vietnamese) for pattern, english, vietnamese in (
+        (r"The attribute '(?P<a>[^']*)' is not allowed",
+         "unexpected attribute {a} on {name}", "thuộc tính {a} của {name} không được phép"),
+        (r"\[facet 'maxLength'\] The value has a length of '(?P<n>\d+)'; this exceeds the "
+         r"allowed maximum length of '(?P<m>\d+)'",
+         "expected at most {m} characters, found {n}", "tối đa {m} ký tự, nhận được {n}"),
+        (r"\[facet 'minLength'\] The value has a length of '0'",
+         "expected a value, found an empty element", "cần có giá trị, phần tử đang để trống"),
+        (r"\[facet 'minLength'\] The value has a length of '(?P<n>\d+)'; this underruns the "
+         r"allowed minimum length of '(?P<m>\d+)'",
+         "expected at least {m} characters, found {n}", "tối thiểu {m} ký tự, nhận được {n}"),
+        (r"\[facet 'pattern'\] The value '(?P<v>.*)' is not accepted",
+         "expected a value of the form the standard gives for {name}, found '{v}'",
+         "giá trị '{v}' của {name} không đúng định dạng quy định"),
+        (r"\[facet 'enumeration'\] The value '(?P<v>.*)' is not an element of the set "
+         r"\{(?P<set>.*)\}",
+         "expected one of {set}, found '{v}'",
+         "cần một trong các giá trị {set}, nhận được '{v}'"),
+        (r"Missing child element\(s\)\. Expected is (?:one of )?\( (?P<list>.*) \)",
+         "expected element {list}, found none", "thiếu phần tử {list}"),
+        (r"This element is not expected\. Expected is (?:one of )?\( (?P<list>.*) \)",
+         "unexpected element {name}; expected {list} here",
+         "phần tử {name} không được phép ở đây; cần {list}"),
+        (r"This element is not expected",
+         "unexpected element {name}", "phần tử {name} không được phép ở đây"),
+        (r"Character content other than whitespace is not allowed",
+         "expected only child elements in {name}, found text",
+         "{name} chỉ được chứa phần tử con, gặp văn bản"),
+        (r"Element content is not allowed",
+         "expected text only in {name}, found child elements",
+         "{name} chỉ được chứa văn bản, gặp phần tử con"),
+    ))
+
+
+def _plain_name(match: re.Match[str]) -> str:
+    namespace, local = match.group(1), match.group(2)
+    return local if namespace == NS else f"{local} (in {namespace})"
+
+
+def from_libxml2(entry: etree._LogEntry) -> CodedFieldError:
+    """A libxml2 validation message, told in plain words with the hub's paths and names."""
+    path = _PATH_PREFIX.sub("", entry.path or "/")
+    if path.startswith("/*"):
+        path = "/edXML" + path[2:]
+    message = entry.message
+    head = _ELEMENT.match(message)
+    name = _CLARK.sub(_plain_name, head.group("name")) if head else "the element"
+    rest = message[head.end():] if head else message
+    for pattern, english, vietnamese in _LIBXML2:
+        found = pattern.search(rest)
+        if found is not None:
+            values = {k: _CLARK.sub(_plain_name, v).replace("'", "")
+                      if k in ("list", "set") else v
+                      for k, v in found.groupdict().items()}
+            values["name"] = name
+            return CodedFieldError(path, english.format(**values),
+                                   vietnamese.format(**values), entry.line, "schema_invalid")
+    return CodedFieldError(
+        path, f"expected {name} as the edXML schema describes it, found something else here",
+        f"phần tử {name} không đúng cấu trúc edXML tại đây", entry.line, "schema_invalid")
+

@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass, field
+
+from core.errors import FieldError
 from core.model import Kind
-from core.settings import Limits
+from core.settings import Limits, Profile
 from schemas.edxml_rules import check_kind, check_root, detect_kind
 from schemas.edxml_schema import validate_tree
 from schemas.edxml_spec import KNOWN_PREFIXES
@@ -28,9 +31,22 @@ def parse_package(raw: bytes, limits: Limits) -> ParsedXml:
     )
 
 
+@dataclass(frozen=True)
+class CheckedPackage:
+    """A parsed package of a known kind, with what checking it under a profile found."""
+
+    doc: ParsedXml
+    kind: Kind
+    # the deviations the profile lets through (the parse's quirks are in `doc`)
+    warnings: list[FieldError] = field(default_factory=list)
+    # problems of a package whose structure is sound, for the caller to report
+    errors: list[FieldError] = field(default_factory=list)
+
+
 def read_package(raw: bytes, limits: Limits, kind: Kind | None = None,
-                 ) -> tuple[ParsedXml, Kind]:
-    """Parse and validate a package; `kind` None takes the kind the package shows.
+                 profile: Profile = "interop") -> CheckedPackage:
+    """Parse and validate a package under `profile`; `kind` None takes the kind the
+    package shows.
 
     Raises PayloadTooLarge, HostileInput, MalformedInput, or ValidationFailed (not an
     edXML package, a package of the other kind, or not valid against the schema).
@@ -41,5 +57,5 @@ def read_package(raw: bytes, limits: Limits, kind: Kind | None = None,
         kind = detect_kind(doc.root) or Kind.DOCUMENT
     else:
         check_kind(doc.root, kind)
-    validate_tree(doc.root, kind)
-    return doc, kind
+    warnings, errors = validate_tree(doc.root, kind, profile)
+    return CheckedPackage(doc, kind, warnings, errors)

@@ -49,12 +49,21 @@ def check_root(root: etree._Element) -> None:
             code="wrong_root",
             errors=[CodedFieldError(
                 f"/{qname.localname}",
-                f"expected root element edXML in namespace {NS}, found {root.tag}",
-                f"cần phần tử gốc edXML thuộc {NS}, nhận được {root.tag}",
+                f"expected root element edXML in namespace {NS}, found {_named(qname)}",
+                f"cần phần tử gốc edXML thuộc {NS}, nhận được {_named_vi(qname)}",
                 root.sourceline, "wrong_root",
             )],
             detail_vi="Phần tử gốc phải là edXML",
         )
+
+
+def _named(qname: etree.QName) -> str:
+    return f"{qname.localname} in {qname.namespace}" if qname.namespace else qname.localname
+
+
+def _named_vi(qname: etree.QName) -> str:
+    return f"{qname.localname} (không gian tên {qname.namespace})" if qname.namespace \
+        else qname.localname
 
 
 def _children(element: etree._Element, tag: str) -> list[etree._Element]:

@@ -13,7 +13,7 @@ from pathlib import Path
 
 from core.errors import FieldError, HubError, PayloadTooLarge
 from core.model import Form, Kind
-from core.settings import Settings
+from core.settings import Profile, Settings
 from schemas.edxml_codec import EdxmlCodec
 from schemas.edxml_package import parse_package
 from schemas.edxml_rules import detect_kind
@@ -33,39 +33,46 @@ class FileReport:
     warnings: list[FieldError] = field(default_factory=list)
     # the sending organisation, once the package is known to be valid
     sender: str | None = None
+    # the validation profile the file was checked under
+    profile: Profile = "interop"
 
     @property
     def valid(self) -> bool:
         return not self.errors
 
 
-def validate_file(path: Path, settings: Settings) -> list[FieldError]:
+def validate_file(path: Path, settings: Settings, profile: Profile | None = None,
+                  ) -> list[FieldError]:
     """Every error in the package stored at `path` (empty when it is valid).
 
     Never raises for a bad package; an unreadable file is reported as an error too.
     """
-    return inspect_file(path, settings).errors
+    return inspect_file(path, settings, profile).errors
 
 
-def inspect_file(path: Path, settings: Settings) -> FileReport:
-    """Validate the package at `path`: its form, kind, errors and warnings."""
+def inspect_file(path: Path, settings: Settings, profile: Profile | None = None,
+                 ) -> FileReport:
+    """Validate the package at `path` under `profile` (None: the settings'
+    `validation.profile`): its form, kind, errors and warnings."""
+    profile = profile or settings.validation.profile
     try:
         raw = _read(path, settings.limits.max_body_bytes)
     except OSError as exc:
         return FileReport(path, None, None, [FieldError(
             "/", f"cannot read the file: {exc.strerror or exc}",
-            f"không đọc được tệp: {exc.strerror or exc}")])
+            f"không đọc được tệp: {exc.strerror or exc}")], profile=profile)
     except HubError as exc:
-        return FileReport(path, None, None, _errors_of(exc))
+        return FileReport(path, None, None, _errors_of(exc), profile=profile)
     form = form_of_bytes(raw)
     kind: Kind | None = None
     try:
         kind = kind_of_bytes(raw, form, settings)
         codec = JsonCodec(settings) if form is Form.JSON else EdxmlCodec(settings)
-        envelope = codec.read(raw, kind)
+        envelope = codec.read(raw, kind, profile)
     except HubError as exc:
-        return FileReport(path, form, kind, _errors_of(exc))
-    return FileReport(path, form, kind, [], list(envelope.warnings), envelope.sender)
+        return FileReport(path, form, kind, _errors_of(exc), profile=profile)
+    return FileReport(path, form, kind, [], list(envelope.warnings), envelope.sender,
+                      profile)
 
 
 def form_of_bytes(raw: bytes) -> Form:

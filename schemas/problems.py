@@ -24,6 +24,11 @@ class CodedFieldError(FieldError):
         return out
 
 
+def counted(n: int, noun: str) -> str:
+    """`1 problem`, `2 problems`: a count said as people say it."""
+    return f"{n} {noun}" if n == 1 else f"{n} {noun}s"
+
+
 def coded(error: FieldError, code: str) -> CodedFieldError:
     """`error` with `code`, keeping a code it already has."""
     if isinstance(error, CodedFieldError):
@@ -41,7 +46,7 @@ def validation_failed(errors: Iterable[FieldError], what: str = "package") -> Va
     codes = {code_of(e) for e in found}
     code = codes.pop() if len(codes) == 1 else GENERIC_CODE
     return ValidationFailed(
-        f"{len(found)} problem(s) in the {what}: "
+        f"{counted(len(found), 'problem')} in the {what}: "
         + "; ".join(f"{e.path}: {e.message}" for e in found[:3])
         + ("; ..." if len(found) > 3 else ""),
         code=code,

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import datetime as dt
 import re
 from collections.abc import Iterator
 from typing import Any
@@ -11,7 +10,7 @@ from lxml import etree
 
 from core.errors import FieldError, HubError, ValidationFailed
 from core.model import AttachmentInfo, Envelope, Form, Kind, ResponseFor
-from core.settings import Limits, Settings
+from core.settings import Limits, Profile, Settings
 from schemas.attachments import (
     ZIP_TYPES,
     Listed,
@@ -23,8 +22,10 @@ from schemas.attachments import (
     text_chunks,
     too_large,
 )
+from schemas.dates import DATE_FORMATS, not_a_real_date, parse_date, parse_timestamp
+from schemas.deviations import Findings, date_finding, json_findings
 from schemas.edxml_spec import SIGNATURE_NAMESPACES
-from schemas.problems import CodedFieldError
+from schemas.problems import CodedFieldError, counted
 from schemas.xmlparser import parse_xml
 
 __all__ = [
@@ -41,52 +42,21 @@ __all__ = [
     "xml_text_errors",
 ]
 
-DATE_FORMATS = ("%Y/%m/%d", "%d/%m/%Y")
-_DATE_SHAPE = re.compile(r"[0-9]{4}/[0-9]{2}/[0-9]{2}|[0-9]{2}/[0-9]{2}/[0-9]{4}")
-_TIME_SHAPE = re.compile(r"[0-9]{2}:[0-9]{2}:[0-9]{2}")
 # characters XML 1.0 cannot carry: a JSON string with one could never become edXML
 _NOT_XML = re.compile("[^\t\n\r\x20-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]")
 
 
-def parse_date(text: str) -> dt.date | None:
-    """A date in either form real producers write, or None if it is no real date."""
-    if not _DATE_SHAPE.fullmatch(text):  # strptime alone would take 2018/1/5
-        return None
-    for fmt in DATE_FORMATS:
-        try:
-            return dt.datetime.strptime(text, fmt).date()
-        except ValueError:
-            continue
-    return None
-
-
-def parse_timestamp(text: str) -> dt.datetime | None:
-    """A `date HH:mm:ss` timestamp in either date form, or None if it is no real moment."""
-    date, _, time = text.partition(" ")
-    if not _DATE_SHAPE.fullmatch(date) or not _TIME_SHAPE.fullmatch(time):
-        return None
-    for fmt in DATE_FORMATS:
-        try:
-            return dt.datetime.strptime(text, fmt + " %H:%M:%S")
-        except ValueError:
-            continue
-    return None
-
-
 def date_errors(pkg: dict[str, Any], kind: Kind) -> list[FieldError]:
-    """Dates and timestamps of a JSON-form header that are no real day, with JSON paths."""
-    errors: list[FieldError] = []
-
-    def check(path: str, value: Any, timestamp: bool = False) -> None:
-        if not isinstance(value, str) or not value:
-            return
-        ok = parse_timestamp(value) if timestamp else parse_date(value)
-        if ok is None:
-            message, message_vi = not_a_real_date(value, timestamp)
-            errors.append(CodedFieldError(path, message, message_vi, None, "date_invalid"))
+    """Dates and timestamps of a JSON-form header that are no date or no real day, with
+    JSON paths (the forms producers use instead of the standard's are not errors here)."""
+    found = Findings()
 
     def get(obj: Any, key: str) -> Any:
         return obj.get(key) if isinstance(obj, dict) else None
+
+    def check(path: str, value: Any, timestamp: bool = False) -> None:
+        if isinstance(value, str) and value:
+            found.extend(date_finding(path, value, timestamp, optional=True))
 
     if kind is Kind.DOCUMENT:
         check("/promulgationInfo/promulgationDate",
@@ -98,16 +68,7 @@ def date_errors(pkg: dict[str, Any], kind: Kind) -> list[FieldError]:
     else:
         check("/timestamp", pkg.get("timestamp"), timestamp=True)
         check("/responseFor/promulgationDate", get(pkg.get("responseFor"), "promulgationDate"))
-    return errors
-
-
-def not_a_real_date(value: str, timestamp: bool = False) -> tuple[str, str]:
-    """The message (English, Vietnamese) for a date or timestamp that does not exist."""
-    if timestamp:
-        return (f"expected a real moment (yyyy/MM/dd HH:mm:ss), found {value!r}",
-                f"{value!r} không phải là thời điểm có thật")
-    return (f"expected a real calendar day, found {value!r}",
-            f"{value!r} không phải là ngày có thật")
+    return list(found.errors)
 
 
 def xml_text_errors(value: Any, path: str = "", *, skip: frozenset[str] = frozenset(),
@@ -215,32 +176,35 @@ def signature_errors(pkg: dict[str, Any], limits: Limits) -> list[FieldError]:
     if qname.localname != "Signature" or qname.namespace not in SIGNATURE_NAMESPACES:
         return [CodedFieldError(
             "/signature/xml",
-            f"expected a Signature element in the xmldsig or edXML namespace, found {root.tag}",
-            f"cần phần tử Signature thuộc không gian tên xmldsig hoặc edXML, nhận được {root.tag}",
+            "expected a Signature element in the xmldsig or edXML namespace, found "
+            f"{qname.localname} in {qname.namespace or 'no namespace'}",
+            "cần phần tử Signature thuộc không gian tên xmldsig hoặc edXML, nhận được "
+            f"{qname.localname} ({qname.namespace or 'không thuộc không gian tên nào'})",
             None, "signature_invalid")]
     return []
 
 
 def check_package(
-    pkg: dict[str, Any], kind: Kind, settings: Settings
+    pkg: dict[str, Any], kind: Kind, settings: Settings, profile: Profile = "interop",
 ) -> tuple[list[AttachmentInfo], list[FieldError]]:
-    """Semantic checks on a schema-valid JSON-form package.
+    """Semantic checks on a JSON-form package valid against the tolerant JSON Schema, and
+    its deviations from the standard, settled under `profile`.
 
     Returns (attachment infos, warnings). Raises ValidationFailed listing every error,
     PayloadTooLarge when an attachment is over its limit.
     """
-    errors = date_errors(pkg, kind)
+    warnings, errors = json_findings(pkg, kind).settle(profile)
     errors.extend(xml_text_errors(pkg, skip=frozenset({"attachments"})))
     errors.extend(signature_errors(pkg, settings.limits))
     infos: list[AttachmentInfo] = []
-    warnings: list[FieldError] = []
     if kind is Kind.DOCUMENT:
         recipients = pkg.get("to", [])
         if len(recipients) > settings.limits.max_recipients:
             errors.append(too_many_recipients("/to", len(recipients), settings))
         attachments = pkg.get("attachments", [])
-        infos, att_errors, warnings = check_attachments(attachments, settings)
+        infos, att_errors, att_warnings = check_attachments(attachments, settings)
         errors.extend(att_errors)
+        warnings.extend(att_warnings)
         manifest = pkg.get("manifest")
         if isinstance(manifest, dict):
             references = [Listed(f"/manifest/references/{i}/contentId", r["contentId"])
@@ -253,7 +217,8 @@ def check_package(
         # the JSON form's code stays `validation_failed` (clients rely on it); each error
         # carries its own precise code
         raise ValidationFailed(
-            f"{len(errors)} field(s) are invalid",
+            f"{counted(len(errors), 'field')} of the package "
+            f"{'is' if len(errors) == 1 else 'are'} not valid",
             errors=errors,
             detail_vi=f"{len(errors)} trường không hợp lệ",
         )

@@ -163,8 +163,8 @@ def parse_xml_document(
                 bound[prefix] = known_prefixes[prefix]
                 quirks.append(CodedFieldError(
                     "/",
-                    f"the prefix {prefix}: is used without a declaration; read as "
-                    f"{known_prefixes[prefix]}",
+                    f"the prefix {prefix}: is used without a declaration (expected one, "
+                    f"found none); read as {known_prefixes[prefix]}",
                     f"tiền tố {prefix}: được dùng mà không khai báo; hiểu là "
                     f"{known_prefixes[prefix]}",
                     exc.line, "xml_undeclared_prefix",
@@ -233,9 +233,10 @@ def _skip_junk(raw: bytes, quirks: list[FieldError]) -> int:
         return 0
     quirks.append(CodedFieldError(
         "/",
-        f"{match.end()} stray character(s) {raw[: match.end()].decode()!r} before the XML "
-        "declaration were ignored",
-        f"bỏ qua {match.end()} ký tự thừa {raw[: match.end()].decode()!r} trước khai báo XML",
+        f"expected the XML declaration first, found {raw[: match.end()].decode()!r} before "
+        "the XML declaration; those characters were ignored",
+        f"cần khai báo XML đứng đầu, nhận được {raw[: match.end()].decode()!r} đứng trước; "
+        "các ký tự đó được bỏ qua",
         1, "xml_junk_before_declaration",
     ))
     return match.end()
@@ -413,7 +414,8 @@ def _raise_parse_error(exc: etree.XMLSyntaxError, log: etree._ListErrorLog) -> N
         if entry.type_name == "ERR_RESOURCE_LIMIT" and "text node" in entry.message.lower():
             raise PayloadTooLarge(
                 "a text node is over 10 MB", code="xml_text_too_large",
-                errors=[CodedFieldError("/", "a text node is over 10 MB",
+                errors=[CodedFieldError("/", "expected text of at most 10 MB in one place, "
+                                             "found more",
                                         "một nút văn bản vượt quá 10 MB", entry.line,
                                         "xml_text_too_large")],
                 detail_vi="Một nút văn bản vượt quá 10 MB",
@@ -439,16 +441,67 @@ def _raise_parse_error(exc: etree.XMLSyntaxError, log: etree._ListErrorLog) -> N
     raise _malformed(exc) from exc
 
 
+# libxml2's parser messages, said plainly: (pattern, English, Vietnamese)
+_SYNTAX: tuple[tuple[re.Pattern[str], str, str], ...] = tuple(
+    (re.compile(pattern), english, vietnamese) for pattern, english, vietnamese in (
+        (r"Document is empty", "expected an XML document, found an empty body",
+         "cần một tài liệu XML, nhận được nội dung rỗng"),
+        (r"Start tag expected, '<' not found",
+         "expected XML, which starts with '<', found other text",
+         "cần nội dung XML (bắt đầu bằng '<'), nhận được văn bản khác"),
+        (r"Premature end of data in tag (?P<tag>\S+) line (?P<at>\d+)",
+         "expected the end of {tag} (opened at line {at}), found the end of the package",
+         "thiếu thẻ đóng của {tag} (mở ở dòng {at}): gói tin kết thúc sớm"),
+        (r"Opening and ending tag mismatch: (?P<tag>\S+) line (?P<at>\d+) and (?P<end>\S+)",
+         "expected </{tag}> to close the element opened at line {at}, found </{end}>",
+         "cần thẻ đóng </{tag}> cho phần tử mở ở dòng {at}, nhận được </{end}>"),
+        (r"Namespace prefix (?P<prefix>\S+) (?:for \S+ )?on (?P<tag>\S+) is not defined",
+         "expected a declaration of the prefix {prefix} used on {tag}, found none",
+         "tiền tố {prefix} dùng cho {tag} chưa được khai báo"),
+        (r"Entity '(?P<name>[^']*)' not defined",
+         "expected no entity references, found &{name};",
+         "không được dùng tham chiếu thực thể, nhận được &{name};"),
+        (r"EntityRef: expecting ';'|xmlParseEntityRef: no name",
+         "expected & to be written &amp;, found a bare &",
+         "ký tự & phải viết là &amp;, nhận được & đứng riêng"),
+        (r"Extra content at the end of the document",
+         "expected nothing after the root element, found more content",
+         "sau phần tử gốc không được có thêm nội dung"),
+        (r"Attribute (?P<name>\S+) redefined",
+         "expected each attribute once on an element, found {name} twice",
+         "mỗi thuộc tính chỉ được ghi một lần, {name} bị lặp lại"),
+        (r"Couldn't find end of Start Tag (?P<tag>\S+)",
+         "expected the start tag of {tag} to end with '>', found something else",
+         "thẻ mở của {tag} phải kết thúc bằng '>'"),
+        (r"(?:PCDATA invalid Char value|Char 0x\w+ out of allowed range|invalid character)",
+         "expected characters XML allows, found a control character",
+         "gặp ký tự điều khiển mà XML không cho phép"),
+        (r"(?:AttValue|attributes construct error|Specification mandates value)",
+         "expected attributes written name=\"value\", found something else",
+         "thuộc tính phải viết dạng tên=\"giá trị\""),
+        (r"(?:StartTag: invalid element name|EndTag: '</' not found)",
+         "expected a well-formed tag, found a '<' that starts none",
+         "gặp ký tự '<' không mở thẻ hợp lệ"),
+    ))
+
+
 def _malformed(exc: etree.XMLSyntaxError) -> MalformedInput:
     line, column = exc.position
-    message = exc.msg.split(", line ", 1)[0] if exc.msg else "not well-formed"
+    message = exc.msg.split(", line ", 1)[0] if exc.msg else ""
+    english, vietnamese = ("expected well-formed XML, found a syntax error",
+                           "cần XML đúng cú pháp, gặp lỗi cú pháp")
+    for pattern, plain, plain_vi in _SYNTAX:
+        found = pattern.search(message)
+        if found is not None:
+            english = plain.format(**found.groupdict())
+            vietnamese = plain_vi.format(**found.groupdict())
+            break
     return MalformedInput(
-        f"not well-formed XML: {message} (line {line}, column {column})",
+        f"not well-formed XML: {english} (line {line}, column {column})",
         code="xml_malformed",
-        errors=[CodedFieldError("/", f"expected well-formed XML; {message} at column {column}",
-                                f"XML không hợp lệ: {message} (cột {column})", line,
-                                "xml_malformed")],
-        detail_vi=f"XML không đúng cú pháp: {message} (dòng {line}, cột {column})",
+        errors=[CodedFieldError("/", f"{english} (column {column})",
+                                f"{vietnamese} (cột {column})", line, "xml_malformed")],
+        detail_vi=f"XML không đúng cú pháp: {vietnamese} (dòng {line}, cột {column})",
     )
 
 
@@ -456,7 +509,8 @@ def _too_deep(line: int | None) -> HostileInput:
     return HostileInput(
         "the XML nests too deeply",
         code="xml_too_deep",
-        errors=[CodedFieldError("/", "expected less deeply nested elements",
+        errors=[CodedFieldError("/", "expected less deeply nested elements, found deeper "
+                                     "nesting",
                                 "phần tử lồng nhau quá sâu", line, "xml_too_deep")],
         detail_vi="XML lồng nhau quá sâu",
     )

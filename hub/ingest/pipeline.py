@@ -72,7 +72,7 @@ class Ingest:
         started = time.perf_counter()
         sub = Submission(system=system, raw=raw, media_type=media_type, kind=kind,
                          channel=channel)
-        parse(sub, self.codecs)
+        parse(sub, self.codecs, system.profile(self.settings.validation.profile))
         verify(sub, self.verifier, self.directory)
         authorise(sub, self.directory)
         route(sub, self.directory, self.settings)

@@ -92,7 +92,7 @@ class SignatureVerifier:
             return self._unsigned(policy, ())
         parsed, found = self._survey(raw)
         if not found.signatures:
-            return self._unsigned(policy, found.placeholders)
+            return self._unsigned(policy, found.placeholders, found.placeholder_lines)
         all_ds = list(parsed.root.iter(xmldsig.q("Signature")))
         if len(all_ds) > 1 and not policy.co_signatures:
             raise refuse("signature_multiple", f"{len(all_ds)} ds:Signature elements",
@@ -128,7 +128,8 @@ class SignatureVerifier:
             algorithm=first.algorithm.name, digest=first.digest,
             canonicalization=first.canonicalization, signing_time=first.signing_time,
             revocation=_revocation(chains), covers=first.covers,
-            warnings=tuple(self._placeholder_warnings(found.placeholders)))
+            warnings=tuple(self._placeholder_warnings(found.placeholders,
+                                                                   found.placeholder_lines)))
 
     @staticmethod
     def _verify_in_order(root: etree._Element, checked: list[xmldsig.Checked], index: int,
@@ -176,24 +177,37 @@ class SignatureVerifier:
         return ()
 
     # -- no signature --------------------------------------------------------------------
-    def _unsigned(self, policy: Policy, placeholders: tuple[str, ...]) -> Verdict:
+    def _unsigned(self, policy: Policy, placeholders: tuple[str, ...],
+                  lines: tuple[int | None, ...] = ()) -> Verdict:
         if policy.mode == "required":
             why = ("only placeholder blocks: " + "; ".join(placeholders)) if placeholders \
                 else "no signature element"
             raise refuse("signature_missing", why, why)
         return Verdict("unsigned", policy.mode,
                        note="; ".join(placeholders) if placeholders else "",
-                       warnings=tuple(self._placeholder_warnings(placeholders)))
+                       warnings=tuple(self._placeholder_warnings(placeholders, lines)))
 
     @staticmethod
-    def _placeholder_warnings(placeholders: tuple[str, ...]) -> list[FieldError]:
+    def _placeholder_warnings(placeholders: tuple[str, ...],
+                              lines: tuple[int | None, ...] = ()) -> list[FieldError]:
         out: list[FieldError] = []
-        for text in placeholders:
+        for i, text in enumerate(placeholders):
             path, _, what = text.partition(": ")
+            expected, what_vi = _PLACEHOLDERS.get(what, ("a signature", what))
             out.append(CodedFieldError(
-                path, f"not verified: {what}", f"không kiểm tra: {what}", None,
+                path, f"expected {expected}, found {what}: not verified",
+                f"không kiểm tra: {what_vi}", lines[i] if i < len(lines) else None,
                 "signature_placeholder"))
         return out
+
+
+# what a placeholder block should have been, and what it is in Vietnamese
+_PLACEHOLDERS = {
+    xmldsig.EDXML_BLOCK: ("an XML signature (in the xmldsig namespace)",
+                          "khối Signature thuộc không gian tên edXML, không phải chữ ký XML"),
+    xmldsig.SDK_SAMPLE: ("a signature of this package",
+                         "chữ ký mẫu của bộ SDK VDXP (sao chép giữa các gói tin, không ký gì)"),
+}
 
 
 def _revocation(chains: list[ValidChain]) -> Literal["crl", "no_crl"]:

@@ -81,24 +81,32 @@ class Survey:
 
     signatures: tuple[etree._Element, ...]
     placeholders: tuple[str, ...]
+    # the source line of each placeholder block, in the same order
+    placeholder_lines: tuple[int | None, ...] = ()
 
 
 def survey(root: etree._Element) -> Survey:
     """Every `ds:Signature` in the document, the SDK placeholders set apart."""
     real: list[etree._Element] = []
     placeholders: list[str] = []
+    lines: list[int | None] = []
     for element in root.iter(f"{{{NS}}}Signature"):
-        placeholders.append(f"{element_path(element)}: a Signature block in the edXML "
-                            "namespace (not an XML signature)")
+        placeholders.append(f"{element_path(element)}: {EDXML_BLOCK}")
+        lines.append(element.sourceline)
     for element in root.iter(q("Signature")):
         value = element.find(q("SignatureValue"))
         text = "".join((value.text or "").split()) if value is not None else ""
         if hashlib.sha256(text.encode()).hexdigest() in SDK_SAMPLE_VALUES:
-            placeholders.append(f"{element_path(element)}: the sample signature of the VDXP "
-                                "SDK (copied between packages, it signs nothing)")
+            placeholders.append(f"{element_path(element)}: {SDK_SAMPLE}")
+            lines.append(element.sourceline)
         else:
             real.append(element)
-    return Survey(tuple(real), tuple(placeholders))
+    return Survey(tuple(real), tuple(placeholders), tuple(lines))
+
+
+# what a placeholder block is (English): the verdict's note, and the warning's sentence
+EDXML_BLOCK = "a Signature block in the edXML namespace (not an XML signature)"
+SDK_SAMPLE = "the sample signature of the VDXP SDK (copied between packages, it signs nothing)"
 
 
 @dataclass(frozen=True)

@@ -53,7 +53,8 @@ def headers(key: str | None = KEYS["province"], ctype: str = "application/json")
 def bad_field() -> bytes:
     doc = document(1)
     doc["subject"] = ""
-    doc["code"]["codeNumber"] = "123456789012"
+    # past the 64 characters the interop profile carries (11 is the standard's maximum)
+    doc["code"]["codeNumber"] = "1" * 65
     return body(doc)
 
 

@@ -16,7 +16,6 @@ from schemas.edxml_package import parse_package
 from schemas.mapping import convert, edxml_to_json, package_differences
 from tests.corpus_directory import CORPUS_KEYS, CORPUS_ORGS, corpus_directory
 from tests.edxml_support import (
-    INTEROP,
     NS,
     CorpusEntry,
     accepted_entries,
@@ -121,9 +120,7 @@ def test_every_corpus_package_reaches_its_recipients(hub: LiveHub, receiver: Rec
     deliver_and_check(hub, receiver, channel, TODAY)
 
 
-@pytest.mark.parametrize("name", [
-    pytest.param(e.name, marks=pytest.mark.xfail(strict=True, reason=INTEROP))
-    for e in accepted_entries() if e.needs])
+@pytest.mark.parametrize("name", [e.name for e in accepted_entries() if e.needs])
 def test_a_package_only_the_interop_profile_accepts_reaches_its_recipients(
         hub: LiveHub, receiver: Receiver, channel: str, name: str) -> None:
     deliver_and_check(hub, receiver, channel, [entry(name)])

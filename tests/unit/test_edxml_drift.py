@@ -46,7 +46,7 @@ from schemas.jsonform import JSON_DIR, SCHEMA_FILES, load_schema, schema_registr
 from schemas.mapping import edxml_to_json, tree_to_json
 from schemas.semantics import date_errors, parse_date, parse_timestamp
 from tests.edxml_strategies import packages
-from tests.edxml_support import corpus, corpus_params, kind_of_file
+from tests.edxml_support import corpus, corpus_params, kind_of_file, strict_corpus_params
 from tests.unit.test_hostile_catalogue import CASES
 
 # counts bounded by settings.limits (checked in code, with the configured value)
@@ -383,7 +383,7 @@ def test_kind_rules_and_xsd_11_assertions_agree(name: str, kind: Kind, raw: byte
     assert not _xsd11_valid(parse_package(raw, _limits()).root), name
 
 
-@pytest.mark.parametrize("path", corpus_params())
+@pytest.mark.parametrize("path", strict_corpus_params())
 def test_both_validators_accept_the_corpus(path: Any) -> None:
     root = parse_package(path.read_bytes(), _limits()).root
     assert _xsd11_valid(root)  # as written, any order

@@ -47,6 +47,7 @@ ZIP_B64 = base64.b64encode(_zip_file())
 DOC = re.sub(rb"(<edXML:ContentTransferEncoded[^>]*>)[^<]*",
              lambda m: m.group(1) + ZIP_B64, corpus("edoc_update.edxml"))
 STATUS = corpus("status.edxml")
+HOP = "<edXML:TraceHeader>\r\n          <edXML:OrganId>000.00.00.G22</edXML:OrganId>"
 SUBJECT = "<edXML:Subject>V/v kết nối, liên thông phần mềm quản lý văn bản</edXML:Subject>"
 CTE_OPEN = '<edXML:ContentTransferEncoded xmlns:edXML="http://www.mic.gov.vn/TBT/QCVN_102_2016">'
 REFERENCE = """<edXML:Reference>
@@ -79,6 +80,9 @@ BILLION_LAUGHS = (
 )
 QUADRATIC = (b'<?xml version="1.0"?>\n<!DOCTYPE kaboom [<!ENTITY a "' + b"a" * 50_000
              + b'">]>\n<kaboom>' + b"&a;" * 50_000 + b"</kaboom>")
+
+
+STRICT: dict[str, Any] = {"validation": {"profile": "strict"}}
 
 
 @dataclass(frozen=True)
@@ -137,21 +141,32 @@ CASES = [
         "<Signature>", '<Signature xmlns="urn:example:sig">'), "element_unexpected",
         "/edXML/edXMLEnvelope/edXMLHeader/Signature"),
     # ----------------------------------------------------------- lengths (NĐ 30/2020)
+    # past the standard's maximum: refused under the strict profile (the interop profile
+    # carries them with a warning, up to a ceiling: tests/unit/test_profiles.py)
     Case("OrganId of 14", doc("<edXML:OrganId>000.00.00.H14</edXML:OrganId>",
                               "<edXML:OrganId>000.00.00.H14X</edXML:OrganId>"),
-         "value_too_long", f"{MH}/To[2]/OrganId", line=27),
+         "value_too_long", f"{MH}/To[2]/OrganId", line=27, settings=STRICT),
     Case("CodeNumber of 12", doc("<edXML:CodeNumber>7816<", "<edXML:CodeNumber>781678167816<"),
-         "value_too_long", f"{MH}/Code/CodeNumber"),
+         "value_too_long", f"{MH}/Code/CodeNumber", settings=STRICT),
     Case("CodeNotation of 31", doc("<edXML:CodeNotation>VPCP-TTĐT<",
                                    "<edXML:CodeNotation>" + "N" * 31 + "<"),
-         "value_too_long", f"{MH}/Code/CodeNotation"),
+         "value_too_long", f"{MH}/Code/CodeNotation", settings=STRICT),
     Case("Subject of 501", doc(SUBJECT, f"<edXML:Subject>{'s' * 501}</edXML:Subject>"),
-         "value_too_long", f"{MH}/Subject"),
+         "value_too_long", f"{MH}/Subject", settings=STRICT),
     Case("OrganName of 201", doc("<edXML:OrganName>Văn phòng Chính phủ<",
                                  "<edXML:OrganName>" + "V" * 201 + "<"),
-         "value_too_long", f"{MH}/From/OrganName"),
+         "value_too_long", f"{MH}/From/OrganName", settings=STRICT),
     Case("TypeName of 101", doc("<edXML:TypeName>Công văn<", "<edXML:TypeName>" + "C" * 101
-                                + "<"), "value_too_long", f"{MH}/DocumentType/TypeName"),
+                                + "<"), "value_too_long", f"{MH}/DocumentType/TypeName",
+         settings=STRICT),
+    # past the ceiling: refused under either profile
+    Case("CodeNumber of 65", doc("<edXML:CodeNumber>7816<", "<edXML:CodeNumber>" + "7" * 65
+                                 + "<"), "value_too_long", f"{MH}/Code/CodeNumber", line=48),
+    Case("Subject of 1001", doc(SUBJECT, f"<edXML:Subject>{'s' * 1001}</edXML:Subject>"),
+         "value_too_long", f"{MH}/Subject"),
+    Case("OrganId of 65 in a trace hop", doc(HOP, f"<edXML:TraceHeader>\r\n          "
+                                                  f"<edXML:OrganId>{'1' * 65}</edXML:OrganId>"),
+         "value_too_long", f"{TRACE}/TraceHeader/OrganId", line=87),
     # ----------------------------------------------------------- codes and formats
     Case("empty Subject", doc(SUBJECT, "<edXML:Subject></edXML:Subject>"), "value_empty",
          f"{MH}/Subject"),
@@ -169,8 +184,11 @@ CASES = [
     Case("30 February", doc("<edXML:PromulgationDate>2018/09/28<",
                             "<edXML:PromulgationDate>2018/02/30<"),
          "date_invalid", f"{MH}/PromulgationInfo/PromulgationDate", line=53),
-    Case("ISO date", doc("<edXML:PromulgationDate>2018/09/28<",
-                         "<edXML:PromulgationDate>2018-02-01<"),
+    Case("ISO date of no real day", doc("<edXML:PromulgationDate>2018/09/28<",
+                                        "<edXML:PromulgationDate>2018-02-30<"),
+         "date_invalid", f"{MH}/PromulgationInfo/PromulgationDate"),
+    Case("no date at all", doc("<edXML:PromulgationDate>2018/09/28<",
+                               "<edXML:PromulgationDate>hôm qua<"),
          "date_invalid", f"{MH}/PromulgationInfo/PromulgationDate"),
     Case("31 April, day first", doc("<edXML:DueDate>2018/09/28<", "<edXML:DueDate>31/04/2018<"),
          "date_invalid", f"{MH}/DueDate"),
@@ -248,10 +266,10 @@ CASES = [
     Case("too many attributes", doc("<edXML:Subject>", "<edXML:Subject "
                                     + " ".join(f'a{i}="x"' for i in range(40)) + ">"),
          "xml_too_many_attributes", f"{MH}/Subject", error=HostileInput),
-    Case("20,000 elements and one bad value", doc(
+    Case("20,000 elements and one out of place", doc(
         "<edXML:Place>Cac bo va co quan ngang bo</edXML:Place>",
-        "<edXML:Place>bộ</edXML:Place>" * 20_000 + f"<edXML:Place>{'x' * 501}</edXML:Place>"),
-        "schema_invalid", f"{MH}/ToPlaces/Place[20001]"),
+        "<edXML:Place>bộ</edXML:Place>" * 20_000 + "<edXML:Village>x</edXML:Village>"),
+        "schema_invalid", f"{MH}/ToPlaces/Village"),
     Case("body over the limit", DOC, "xml_too_large", error=PayloadTooLarge,
          settings={"limits": {"max_body_bytes": 4096}}),
     # ----------------------------------------------------------- not edXML at all
@@ -323,7 +341,8 @@ def test_messages_say_what_was_expected_and_found() -> None:
     codec = _codec({})
     with pytest.raises(ValidationFailed) as info:
         codec.read(doc("<edXML:OrganId>000.00.00.H14</edXML:OrganId>",
-                       "<edXML:OrganId>000.00.00.H14X</edXML:OrganId>"), Kind.DOCUMENT)
+                       "<edXML:OrganId>000.00.00.H14X</edXML:OrganId>"), Kind.DOCUMENT,
+                   "strict")
     [error] = info.value.errors
     assert error.message == "expected at most 13 characters, found 14"
     assert error.message_vi == "tối đa 13 ký tự, nhận được 14"

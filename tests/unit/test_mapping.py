@@ -111,7 +111,7 @@ def test_invalid_json_is_not_converted() -> None:
     # a missing property is reported at the object that lacks it, naming the property
     assert [e.path for e in info.value.errors] == ["/"] * 5
     assert sorted(e.message for e in info.value.errors) == sorted(
-        f'"{name}" is a required property'
+        f"expected the field {name}, found none"
         for name in ("to", "documentId", "code", "promulgationInfo", "documentType"))
     with pytest.raises(ValidationFailed) as info:
         json_to_edxml({**edxml_to_json(corpus("status.edxml")), "description": "a\x01b"})

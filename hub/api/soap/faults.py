@@ -34,6 +34,9 @@ def hub_fault(exc: HubError) -> etree._Element:
             _text(item, f"{{{LT}}}MessageVi", err.message_vi)
         if err.line is not None:
             _text(item, f"{{{LT}}}Line", str(err.line))
+        code = err.as_dict().get("code")
+        if code:
+            _text(item, f"{{{LT}}}Code", str(code))
     return fault
 
 

@@ -249,6 +249,13 @@ def get_trace(call: Call) -> etree._Element:
         _add(entry, "From", record["from"])
         _add_optional(entry, "Description", record["description"])
         _add_optional(entry, "Timestamp", record["timestamp"])
+    for warning in view["warnings"]:
+        entry = _add(out, "Warning", None)
+        _add(entry, "Path", warning.get("path") or "/")
+        _add_optional(entry, "Line", warning.get("line"))
+        _add_optional(entry, "Code", warning.get("code"))
+        _add(entry, "Message", warning.get("message") or "")
+        _add_optional(entry, "MessageVi", warning.get("message_vi"))
     return out
 
 
