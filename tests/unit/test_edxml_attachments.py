@@ -187,7 +187,7 @@ def test_json_form_text_that_xml_cannot_carry_is_refused_once_at_its_path() -> N
     assert codes(info.value) == ["value_not_xml"]
     assert [e.path for e in info.value.errors] == ["/subject"]
     assert (info.value.detail, info.value.detail_vi) == (
-        "1 field(s) are invalid", "1 trường không hợp lệ")
+        "1 field of the package is not valid", "1 trường không hợp lệ")
     attachment = {**document()["attachments"][0], "content": "not base64 \x01"}
     with pytest.raises(ValidationFailed) as info:
         read_json(document(attachments=[attachment]), validation={"attachment_base64": "warn"})

@@ -74,7 +74,8 @@ def test_every_offending_path_is_named(codec: JsonCodec) -> None:
     paths = {e.path for e in info.value.errors}
     assert paths == {"/subject", "/code/codeNumber", "/to/0/organId"}
     assert (info.value.detail, info.value.detail_vi) == (
-        "3 field(s) do not match the document schema", "3 trường không đúng lược đồ")
+        "3 fields of the document package do not follow the JSON form",
+        "3 trường của gói tin không đúng dạng JSON quy định")
 
 
 def test_impossible_date_is_refused(codec: JsonCodec) -> None:
@@ -151,7 +152,8 @@ def test_a_body_that_is_not_json_names_line_and_column(codec: JsonCodec) -> None
     assert info.value.detail == "body is not JSON: Expecting value at line 2 column 14"
     assert info.value.detail_vi == "Nội dung không phải JSON: dòng 2, cột 14"
     [error] = info.value.errors
-    assert (error.path, error.line, error.message) == ("/", 2, "Expecting value")
+    assert (error.path, error.line, error.message) == (
+        "/", 2, "expected well-formed JSON, found a syntax error at column 14")
 
 
 def test_status_sent_to_the_document_endpoint_is_the_wrong_kind(codec: JsonCodec) -> None:
