@@ -21,6 +21,8 @@ log = logging.getLogger(__name__)
 
 QUEUE_NORMAL = "deliveries"
 QUEUE_URGENT = "deliveries_urgent"
+# dramatiq's actor priority: lower is taken first among the messages a worker holds
+URGENT_ACTOR_PRIORITY, NORMAL_ACTOR_PRIORITY = 0, 10
 
 
 class Dispatcher:
@@ -64,6 +66,10 @@ class Dispatcher:
                 actor_name=f"deliver_{queue}",
                 queue_name=queue,
                 time_limit=time_limit,
+                # a worker prefetches from both queues into one local queue; its threads
+                # take the lowest priority first, so urgent messages it holds pass the
+                # routine ones it prefetched earlier (otherwise they queue by arrival)
+                priority=URGENT_ACTOR_PRIORITY if queue == QUEUE_URGENT else NORMAL_ACTOR_PRIORITY,
             )(deliver)
 
     def dispatch(self, delivery_ids: list[str], priority: int = 0, delay_ms: int = 0) -> None:
