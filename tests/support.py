@@ -20,6 +20,7 @@ from core.settings import Settings
 from hub.app import create_app
 from hub.context import HubContext
 from routing.directory import Directory
+from security.audit_tables import AuditEvent
 
 ROOT = Path(__file__).resolve().parents[1]
 CORPUS = ROOT / "tests" / "corpus" / "edxml"
@@ -171,6 +172,32 @@ def run_hub(settings: Settings, directory: Directory) -> Iterator[LiveHub]:
         server.should_exit = True
         thread.join(timeout=20)
         ctx.close()
+
+
+# -- the audit trail, as tests read it ------------------------------------------------------
+def last_seq(hub: LiveHub) -> int:
+    """The newest audit event's position (0 for an empty chain)."""
+    from sqlalchemy import func, select
+
+    with hub.ctx.db.reading() as session:
+        return session.scalar(select(func.max(AuditEvent.seq))) or 0
+
+
+def events_after(hub: LiveHub, seq: int) -> list[dict[str, Any]]:
+    """The audit events after `seq`, each its searchable columns with its detail over them."""
+    from sqlalchemy import select
+
+    with hub.ctx.db.reading() as session:
+        rows = session.execute(select(AuditEvent).where(AuditEvent.seq > seq)
+                               .order_by(AuditEvent.seq)).scalars().all()
+        return [{"event": r.event, "actor": r.actor, "message_id": r.message_id,
+                 "sha256": r.sha256, **json.loads(r.detail)} for r in rows]
+
+
+def close_windows(hub: LiveHub) -> None:
+    """Write out the summed refusals of unknown callers, so the next one is written at once."""
+    assert hub.ctx.refusals is not None
+    hub.ctx.refusals.flush(everything=True)
 
 
 # -- directories -----------------------------------------------------------------------------

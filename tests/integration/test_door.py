@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import json
 import socket
 import time
 from collections.abc import Callable, Iterator
@@ -12,14 +11,22 @@ from typing import Any
 
 import httpx
 import pytest
-from sqlalchemy import func, select
 
 from core.settings import Settings
 from security.audit import verify
-from security.audit_tables import AuditEvent
 from tests import services
 from tests.soap_support import envelope, headers, security
-from tests.support import KEYS, LiveHub, body, document, hue_directory, run_hub, run_receiver
+from tests.support import (
+    KEYS,
+    LiveHub,
+    body,
+    document,
+    events_after,
+    hue_directory,
+    last_seq,
+    run_hub,
+    run_receiver,
+)
 
 pytestmark = pytest.mark.integration
 
@@ -40,18 +47,6 @@ def door(pg_server: str | None, redis_server: str | None) -> Iterator[Callable[.
                 yield h
 
         yield start
-
-
-def events_after(hub: LiveHub, seq: int) -> list[dict[str, Any]]:
-    with hub.ctx.db.reading() as session:
-        rows = session.execute(select(AuditEvent).where(AuditEvent.seq > seq)
-                               .order_by(AuditEvent.seq)).scalars().all()
-        return [{"event": r.event, "actor": r.actor, **json.loads(r.detail)} for r in rows]
-
-
-def last_seq(hub: LiveHub) -> int:
-    with hub.ctx.db.reading() as session:
-        return session.scalar(select(func.max(AuditEvent.seq))) or 0
 
 
 def flood(hub: LiveHub, n: int, key: Callable[[int], str]) -> list[httpx.Response]:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import base64
-import json
 from collections.abc import Iterator
 
 import httpx
@@ -12,10 +11,20 @@ from sqlalchemy import func, select
 
 from core.settings import Settings
 from hub.store.models import Message
-from security.audit_tables import AuditEvent
 from tests import services
 from tests.soap_support import envelope, headers, security
-from tests.support import KEYS, LiveHub, body, document, hue_directory, run_hub, run_receiver
+from tests.support import (
+    KEYS,
+    LiveHub,
+    body,
+    close_windows,
+    document,
+    events_after,
+    hue_directory,
+    last_seq,
+    run_hub,
+    run_receiver,
+)
 
 pytestmark = pytest.mark.integration
 LIMIT = 64 * 1024
@@ -33,26 +42,9 @@ def hub(pg_server: str | None, redis_server: str | None) -> Iterator[LiveHub]:
             yield live
 
 
-def refusals_after(hub: LiveHub, seq: int) -> list[dict]:
-    with hub.ctx.db.reading() as session:
-        rows = session.execute(select(AuditEvent).where(AuditEvent.seq > seq)
-                               .order_by(AuditEvent.seq)).scalars().all()
-    return [{"event": r.event, "actor": r.actor, **json.loads(r.detail)} for r in rows]
-
-
-def last_seq(hub: LiveHub) -> int:
-    with hub.ctx.db.reading() as session:
-        return session.scalar(select(func.max(AuditEvent.seq))) or 0
-
-
 def messages(hub: LiveHub) -> int:
     with hub.ctx.db.reading() as session:
         return session.scalar(select(func.count()).select_from(Message)) or 0
-
-
-def close_windows(hub: LiveHub) -> None:
-    assert hub.ctx.refusals is not None
-    hub.ctx.refusals.flush(everything=True)
 
 
 def invalid_package() -> bytes:
@@ -103,7 +95,7 @@ def test_one_refusal_one_audit_event(hub: LiveHub, case: str, channel: str) -> N
     else:
         response, actor = soap_call(hub), soap_actor
         assert b"Fault>" in response.content and code.encode() in response.content
-    events = refusals_after(hub, before)
+    events = events_after(hub, before)
     assert [e["event"] for e in events] == ["message.rejected"]  # once, never twice
     event = events[0]
     assert (event["channel"], event["code"], event["actor"]) == (channel, code, actor)
@@ -115,7 +107,7 @@ def test_a_refused_read_is_audited_with_the_caller_and_where(hub: LiveHub) -> No
     r = httpx.get(f"{hub.url}/api/v1/messages/no-such-id",
                   headers={"Authorization": f"Bearer {KEYS['district']}"}, timeout=30)
     assert r.status_code == 404
-    events = refusals_after(hub, before)
+    events = events_after(hub, before)
     assert len(events) == 1
     assert events[0]["actor"] == "district"
     assert events[0]["where"] == "GET /api/v1/messages/no-such-id"
@@ -126,7 +118,7 @@ def test_a_claimed_identity_is_kept_for_the_security_team(hub: LiveHub) -> None:
     before = last_seq(hub)
     r = soap(hub, body(document(7)), "commune", "guessed-password")
     assert b"Fault>" in r.content and b"invalid_credentials" in r.content
-    events = refusals_after(hub, before)
+    events = events_after(hub, before)
     assert len(events) == 1
     assert events[0]["claimed_identity"] == "commune"
     assert events[0]["where"] == "SendDocument"

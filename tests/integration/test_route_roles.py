@@ -9,22 +9,30 @@ The table below is the declaration under test: a route added without an entry fa
 from __future__ import annotations
 
 import datetime as dt
-import json
 from collections.abc import Iterator
 from dataclasses import dataclass
 
 import httpx
 import pytest
 from fastapi.routing import iter_route_contexts
-from sqlalchemy import func, select
 
 from core.settings import Settings
 from hub.app import create_app
 from security import people
-from security.audit_tables import AuditEvent
 from tests import services
 from tests.soap_support import envelope, headers, read_fault, security
-from tests.support import KEYS, LiveHub, body, document, hue_directory, run_hub, run_receiver
+from tests.support import (
+    KEYS,
+    LiveHub,
+    body,
+    close_windows,
+    document,
+    events_after,
+    hue_directory,
+    last_seq,
+    run_hub,
+    run_receiver,
+)
 
 pytestmark = pytest.mark.integration
 
@@ -180,25 +188,13 @@ def test_admitted_callers_get_what_they_asked_for(world: World) -> None:
     assert b"GetOrganizationsResponse" in soap_call(world, "system").content
 
 
-def last_seq(world: World) -> int:
-    with world.hub.ctx.db.reading() as session:
-        return session.scalar(select(func.max(AuditEvent.seq))) or 0
-
-
-def events_after(world: World, seq: int) -> list[dict]:
-    with world.hub.ctx.db.reading() as session:
-        rows = session.execute(select(AuditEvent).where(AuditEvent.seq > seq)
-                               .order_by(AuditEvent.seq)).scalars().all()
-    return [{"event": r.event, "actor": r.actor, **json.loads(r.detail)} for r in rows]
-
-
 def test_a_person_refused_for_their_role_is_audited_once_by_name(world: World) -> None:
-    before = last_seq(world)
+    before = last_seq(world.hub)
     r = httpx.get(f"{world.hub.url}/api/v1/inbox", headers=rest_headers(world, "auditor"),
                   timeout=30)
     assert r.status_code == 403 and r.json()["code"] == "role_forbidden"
     assert r.json()["detail_vi"]
-    events = events_after(world, before)
+    events = events_after(world.hub, before)
     assert [(e["event"], e["actor"], e["code"], e["where"]) for e in events] == [
         ("message.rejected", "person:aud-person", "role_forbidden", "GET /api/v1/inbox")]
 
@@ -206,19 +202,14 @@ def test_a_person_refused_for_their_role_is_audited_once_by_name(world: World) -
 def test_a_system_on_a_route_for_people_only_would_be_refused_the_same_way(
     world: World
 ) -> None:
-    before = last_seq(world)
+    before = last_seq(world.hub)
     r = httpx.post(f"{world.hub.url}/api/v1/documents", content=body(document(399)),
                    headers={**rest_headers(world, "operator"),
                             "Content-Type": "application/json"}, timeout=30)
     assert r.status_code == 403 and r.json()["code"] == "role_forbidden"
-    events = events_after(world, before)
+    events = events_after(world.hub, before)
     assert [(e["actor"], e["code"]) for e in events] == [("person:ope-person",
                                                           "role_forbidden")]
-
-
-def close_windows(world: World) -> None:
-    assert world.hub.ctx.refusals is not None
-    world.hub.ctx.refusals.flush(everything=True)
 
 
 @pytest.mark.parametrize(("caller", "code"), [("expired", "token_expired"),
@@ -226,12 +217,12 @@ def close_windows(world: World) -> None:
 def test_a_dead_token_is_audited_with_the_person_it_belonged_to(
     world: World, caller: str, code: str
 ) -> None:
-    close_windows(world)  # refusals of unknown callers are summed per window
-    before = last_seq(world)
+    close_windows(world.hub)  # refusals of unknown callers are summed per window
+    before = last_seq(world.hub)
     r = httpx.get(f"{world.hub.url}/api/v1/organizations",
                   headers=rest_headers(world, caller), timeout=30)
     assert r.status_code == 401 and r.json()["code"] == code
-    events = events_after(world, before)
+    events = events_after(world.hub, before)
     assert len(events) == 1
     assert (events[0]["actor"], events[0]["claimed_identity"]) == (
         "unauthenticated", "person:late" if caller == "expired" else "person:gone")
@@ -239,8 +230,8 @@ def test_a_dead_token_is_audited_with_the_person_it_belonged_to(
 
 @pytest.mark.parametrize("role", ["auditor", "operator", "admin"])
 def test_a_persons_token_in_a_username_token_is_refused_on_soap(world: World, role: str) -> None:
-    close_windows(world)  # refusals of unknown callers are summed per window
-    before = last_seq(world)
+    close_windows(world.hub)  # refusals of unknown callers are summed per window
+    before = last_seq(world.hub)
     name = role[:3] + "-person"
     r = httpx.post(f"{world.hub.url}/soap",
                    content=envelope("<lt:GetOrganizations/>",
@@ -248,7 +239,7 @@ def test_a_persons_token_in_a_username_token_is_refused_on_soap(world: World, ro
                    headers=headers("1.2", "GetOrganizations"), timeout=30)
     # a fault with a UsernameToken is HTTP 500 (the SOAP binding), without one 401
     assert read_fault(r.content).code == "invalid_credentials"
-    events = events_after(world, before)
+    events = events_after(world.hub, before)
     assert [(e["code"], e["claimed_identity"]) for e in events] == [("invalid_credentials",
                                                                      name)]
 

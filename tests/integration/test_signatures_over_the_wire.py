@@ -23,7 +23,15 @@ from tests.edxml_support import corpus, mutate
 from tests.jwsign import dumps, sign_json
 from tests.pki import SENDER, Pki, shared_pki
 from tests.soap_support import hub_fault, zeep_client
-from tests.support import LiveHub, Receiver, run_hub, run_receiver, wait_until
+from tests.support import (
+    LiveHub,
+    Receiver,
+    events_after,
+    last_seq,
+    run_hub,
+    run_receiver,
+    wait_until,
+)
 from tests.xmlsign import sign_edxml
 
 pytestmark = pytest.mark.integration
@@ -106,18 +114,6 @@ def audit_of(hub: LiveHub, message_id: str, event: str) -> dict:
         row = session.execute(select(AuditEvent).where(
             AuditEvent.message_id == message_id, AuditEvent.event == event)).scalar_one()
     return dict(json.loads(row.detail))
-
-
-def last_seq(hub: LiveHub) -> int:
-    with hub.ctx.db.reading() as session:
-        return session.scalar(select(func.max(AuditEvent.seq))) or 0
-
-
-def events_after(hub: LiveHub, seq: int) -> list[dict]:
-    with hub.ctx.db.reading() as session:
-        rows = session.execute(select(AuditEvent).where(AuditEvent.seq > seq)
-                               .order_by(AuditEvent.seq)).scalars().all()
-    return [{"event": r.event, **json.loads(r.detail)} for r in rows]
 
 
 def stored(hub: LiveHub) -> int:

@@ -5,7 +5,6 @@ for the replay, answered without storing anything) and each leaves its audit eve
 from __future__ import annotations
 
 import base64
-import json
 from collections.abc import Iterator
 from typing import Any
 
@@ -17,7 +16,6 @@ from core.settings import Settings
 from hub.store.models import Message
 from routing.directory import Directory, SendRules
 from security import people
-from security.audit_tables import AuditEvent
 from tests import services
 from tests.soap_support import envelope, headers, security
 from tests.support import (
@@ -27,8 +25,11 @@ from tests.support import (
     KEYS,
     LiveHub,
     body,
+    close_windows,
     document,
+    events_after,
     hue_directory,
+    last_seq,
     run_hub,
     run_receiver,
 )
@@ -53,24 +54,6 @@ def hub(pg_server: str | None, redis_server: str | None) -> Iterator[LiveHub]:
                             broker_namespace=f"lt-trust-{url.rsplit('/', 1)[-1]}")
         with run_receiver() as receiver, run_hub(settings, limited_commune(receiver.url)) as h:
             yield h
-
-
-def close_windows(hub: LiveHub) -> None:
-    assert hub.ctx.refusals is not None
-    hub.ctx.refusals.flush(everything=True)
-
-
-def events_after(hub: LiveHub, seq: int) -> list[dict[str, Any]]:
-    with hub.ctx.db.reading() as session:
-        rows = session.execute(select(AuditEvent).where(AuditEvent.seq > seq)
-                               .order_by(AuditEvent.seq)).scalars().all()
-        return [{"event": r.event, "actor": r.actor, "message_id": r.message_id,
-                 "sha256": r.sha256, **json.loads(r.detail)} for r in rows]
-
-
-def last_seq(hub: LiveHub) -> int:
-    with hub.ctx.db.reading() as session:
-        return session.scalar(select(func.max(AuditEvent.seq))) or 0
 
 
 def stored(hub: LiveHub) -> int:
