@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import datetime as dt
 import ipaddress
 import os
 import re
@@ -18,6 +19,8 @@ from pydantic_settings import (
     SettingsConfigDict,
     YamlConfigSettingsSource,
 )
+
+from core.workcalendar import WorkCalendar
 
 _CONFIG_FILE: ContextVar[Path | None] = ContextVar("lienthong_config_file", default=None)
 
@@ -130,6 +133,39 @@ class Audit(BaseModel):
     # a socket path (/dev/log) or host:port (UDP)
     syslog_address: str = "/dev/log"
     syslog_facility: str = "local0"
+
+
+class Deadlines(BaseModel):
+    """NĐ 30/2020 deadlines: the working calendar they are counted in (core/workcalendar.py),
+    and how often the hub looks for recipients who are late (hub/deadlines.py)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    # look for late recipients at all (flags, audit events, GET /api/v1/overdue)
+    enabled: bool = True
+    scan_interval_s: float = Field(default=60.0, gt=0)
+    timezone: str = "Asia/Ho_Chi_Minh"
+    # working hours: a document arriving after `closes` is due the next working day
+    opens: dt.time = dt.time(7, 30)
+    closes: dt.time = dt.time(17, 0)
+    # ISO weekday numbers: Monday 1 .. Sunday 7
+    weekdays: list[int] = Field(default_factory=lambda: [1, 2, 3, 4, 5])
+    # public holidays (Tết, 30/4, 1/5, 2/9, ...) and days off given in exchange, as dates
+    holidays: list[dt.date] = Field(default_factory=list)
+    # weekend days worked to pay for a bridged holiday ("làm bù")
+    extra_working_days: list[dt.date] = Field(default_factory=list)
+
+    @model_validator(mode="after")
+    def _a_real_calendar(self) -> Deadlines:
+        self.calendar()  # raises ValueError with the reason
+        return self
+
+    def calendar(self) -> WorkCalendar:
+        """The working calendar. Raises ValueError for an unknown time zone, hours that do
+        not open before they close, or a weekday that is not 1-7."""
+        return WorkCalendar.of(timezone=self.timezone, opens=self.opens, closes=self.closes,
+                               weekdays=self.weekdays, holidays=self.holidays,
+                               extra_working_days=self.extra_working_days)
 
 
 # addresses no configuration may declare internal: reaching them takes an origin that names
@@ -329,6 +365,7 @@ class Settings(BaseSettings):
     egress: Egress = Field(default_factory=Egress)
     signatures: Signatures = Field(default_factory=Signatures)
     atrest: AtRest = Field(default_factory=AtRest)
+    deadlines: Deadlines = Field(default_factory=Deadlines)
 
     @model_validator(mode="after")
     def _embedded_default(self) -> Settings:

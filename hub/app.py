@@ -10,7 +10,7 @@ from fastapi import FastAPI
 
 import hub
 from core.settings import Settings
-from hub.api import audit, health, problems, rest, soap
+from hub.api import audit, health, overdue, problems, rest, soap
 from hub.api.guard import HeaderLimits
 from hub.context import HubContext
 
@@ -50,6 +50,7 @@ def create_app(settings: Settings | None = None, context: HubContext | None = No
     app.include_router(rest.router)
     app.include_router(soap.router)
     app.include_router(audit.router)
+    app.include_router(overdue.router)
     return app
 
 

@@ -11,6 +11,7 @@ from dramatiq import Worker
 from adapters.registry import AdapterRegistry
 from core.settings import Settings
 from hub.checkpointer import Checkpointer
+from hub.deadlines import DeadlineKeeper, DeadlineScanner
 from hub.delivery.dispatcher import Dispatcher
 from hub.delivery.sweeper import Sweeper
 from hub.delivery.worker import DeliveryWorker
@@ -51,6 +52,9 @@ class HubContext:
     _worker: Worker | None = field(default=None, repr=False)
     _sweeper: Sweeper | None = field(default=None, repr=False)
     _checkpointer: Checkpointer | None = field(default=None, repr=False)
+    # NĐ 30/2020 deadlines: `deadlines.scan_once()` on demand, a scanner thread with workers
+    deadlines: DeadlineKeeper | None = field(default=None, repr=False)
+    _deadline_scanner: DeadlineScanner | None = field(default=None, repr=False)
 
     @classmethod
     def build(
@@ -103,10 +107,11 @@ class HubContext:
             ctx.limiter = RedisRateLimiter(redis.Redis.from_url(settings.redis_url),
                                            settings.broker_namespace)
         ctx.refusals = RefusalLog(ingest.writer.record, settings.rate_limits.audit_window_s)
+        ctx.deadlines = DeadlineKeeper(db, settings.deadlines, metrics)
         return ctx
 
     def start_worker(self, sweeper: bool = True) -> None:
-        """Start delivery threads (and the sweeper) in this process."""
+        """Start delivery threads (and the sweeper and the deadline scanner) here."""
         if self._worker is None:
             self._worker = self.dispatcher.make_worker()
             self._worker.start()
@@ -114,6 +119,11 @@ class HubContext:
             self._sweeper = Sweeper(self.db, self.dispatcher.send, self.settings.delivery,
                                     self.metrics, broker_up=self.dispatcher.ping)
             self._sweeper.start()
+        if (sweeper and self.settings.deadlines.enabled and self.deadlines is not None
+                and self._deadline_scanner is None):
+            # one scans at a time across processes (hub/deadlines.py)
+            self._deadline_scanner = DeadlineScanner(self.deadlines)
+            self._deadline_scanner.start()
 
     def start_checkpointer(self) -> None:
         """Sign the audit chain's head periodically from this process (every process that
@@ -128,6 +138,9 @@ class HubContext:
             self._checkpointer = None
 
     def stop_worker(self) -> None:
+        if self._deadline_scanner is not None:
+            self._deadline_scanner.stop()
+            self._deadline_scanner = None
         if self._sweeper is not None:
             self._sweeper.stop()
             self._sweeper = None

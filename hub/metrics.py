@@ -14,8 +14,10 @@ from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.registry import Collector
 from sqlalchemy import func, select
 
+from hub.overdue import late_now
 from hub.store.db import Database
 from hub.store.models import Delivery, Outbox
+from routing.deadlines import KINDS
 
 log = logging.getLogger(__name__)
 
@@ -40,6 +42,29 @@ class DatabaseGauges(Collector):
             return
         yield by_state
         yield outbox
+
+
+class OverdueGauges(Collector):
+    """Recipients late now under NĐ 30/2020, by duty (hub/deadlines.py flags them)."""
+
+    def __init__(self, db: Database) -> None:
+        self.db = db
+
+    def collect(self) -> Iterator[GaugeMetricFamily]:
+        late = GaugeMetricFamily(
+            "lienthong_overdue_deliveries",
+            "Deliveries whose recipient is late now: receipt (not confirmed the same working "
+            "day) or answer (not answered by the DueDate)", labels=["kind"])
+        try:
+            with self.db.reading() as session:
+                for kind in KINDS:
+                    late.add_metric([kind], session.scalar(
+                        select(func.count()).select_from(Delivery)
+                        .where(Delivery.deadlines_open.is_(True), late_now(kind))) or 0)
+        except Exception:  # a scrape must not fail because the database is down
+            log.warning("metrics: overdue gauges unavailable", exc_info=True)
+            return
+        yield late
 
 
 class Metrics:
@@ -75,8 +100,13 @@ class Metrics:
             "lienthong_egress_seconds", "Time of outbound requests that reached the network",
             ["destination"], buckets=(0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60),
             registry=self.registry)
+        self.overdue_flags = Counter(
+            "lienthong_overdue_flags_total",
+            "Recipients flagged late under NĐ 30/2020 by this process, by duty (receipt, "
+            "answer); each flag once", ["kind"], registry=self.registry)
         if db is not None:
             self.registry.register(DatabaseGauges(db))
+            self.registry.register(OverdueGauges(db))
 
     def egress_call(self, destination: str, outcome: str, seconds: float | None) -> None:
         """What the egress gateway reports of each call (security/egress.py: Observer)."""

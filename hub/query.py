@@ -50,6 +50,26 @@ def _attempt(a: Attempt, full: bool, own: bool) -> dict[str, Any]:
             "worker": a.worker if full else None}
 
 
+def _duty(due: Any, met: Any, flagged: Any) -> dict[str, Any]:
+    overdue = flagged is not None and met is None
+    return {"due_at": _iso(due), "met_at": _iso(met),
+            # flagged and still unmet: late since the due time
+            "overdue": overdue, "overdue_since": _iso(due) if overdue else None,
+            "flagged_at": _iso(flagged),
+            "met_late": due is not None and met is not None and met > due}
+
+
+def _deadlines(d: Delivery) -> dict[str, Any]:
+    """The recipient's NĐ 30/2020 duties (hub/deadlines.py): receipt the same working day,
+    an answer by the DueDate; a due time appears once the document reached the recipient."""
+    receipt = _duty(d.receipt_due_at, d.receipt_confirmed_at, d.receipt_flagged_at)
+    answer = None
+    if d.answer_due_at is not None:
+        answer = {**_duty(d.answer_due_at, d.answered_at, d.answer_flagged_at),
+                  "met_by": d.answered_by}
+    return {"receipt": receipt, "answer": answer}
+
+
 def _delivery(d: Delivery, full: bool, own: bool) -> dict[str, Any]:
     return {
         "id": d.id,
@@ -64,6 +84,7 @@ def _delivery(d: Delivery, full: bool, own: bool) -> dict[str, Any]:
         "next_attempt_at": _iso(d.next_attempt_at),
         "finished_at": _iso(d.finished_at),
         "dead_letter": d.state == "dead",
+        "deadlines": _deadlines(d),
     }
 
 

@@ -11,6 +11,7 @@ from typing import Any
 
 from sqlalchemy import (
     JSON,
+    Boolean,
     DateTime,
     ForeignKey,
     Index,
@@ -90,6 +91,20 @@ class Delivery(Base):
     # a document's key (its first message's dedup_key): unique with the recipient, so no
     # recipient is sent the same document twice, whichever process stores it
     document_key: Mapped[str | None] = mapped_column(String(600))
+    # NĐ 30/2020 deadlines (routing/deadlines.py), kept by the scanner (hub/deadlines.py):
+    # True while a duty may still fall due or be met; None for rows stored before they were
+    # kept (their deadlines are not looked at)
+    deadlines_open: Mapped[bool | None] = mapped_column(Boolean, default=True)
+    # receipt: due the same working day the document reached the recipient; met by a
+    # status 01-06 (or an answering document), recorded when; flagged late when
+    receipt_due_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
+    receipt_confirmed_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
+    receipt_flagged_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
+    # answer, for a document with a DueDate: met by status 06 or 02, or an answering document
+    answer_due_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
+    answered_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
+    answered_by: Mapped[str | None] = mapped_column(String(16))
+    answer_flagged_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
 
     message: Mapped[Message] = relationship(back_populates="deliveries")
     attempt_log: Mapped[list[Attempt]] = relationship(order_by="Attempt.number")
@@ -98,6 +113,7 @@ class Delivery(Base):
         UniqueConstraint("message_id", "recipient_org", name="uq_delivery_recipient"),
         UniqueConstraint("document_key", "recipient_org", name="uq_delivery_document"),
         Index("ix_deliveries_system_state", "system_id", "state"),
+        Index("ix_deliveries_deadlines_open", "deadlines_open"),
     )
 
 

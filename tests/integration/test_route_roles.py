@@ -53,6 +53,7 @@ ROUTES: dict[tuple[str, str], frozenset[str]] = {
     ("GET", "/api/v1/inbox/{message_id}"): SYSTEMS,
     ("POST", "/api/v1/inbox/{message_id}/ack"): SYSTEMS,
     ("GET", "/api/v1/organizations"): AUTHENTICATED,
+    ("GET", "/api/v1/overdue"): READERS,  # a system sees its own documents' and its own
     ("GET", "/api/v1/audit"): AUDITORS,
     ("GET", "/api/v1/audit/verify"): AUDITORS,
     ("GET", "/soap"): OPEN,  # the WSDL

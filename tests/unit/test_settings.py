@@ -36,3 +36,33 @@ def test_unknown_keys_are_refused(tmp_path: Path) -> None:
     config.write_text("databse_url: sqlite:///x.db\n", encoding="utf-8")
     with pytest.raises(ValidationError, match="databse_url"):
         load_settings(config)
+
+
+def test_the_deadline_calendar_comes_from_yaml_and_the_environment(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import datetime as dt
+
+    config = tmp_path / "hub.yaml"
+    config.write_text(
+        "deadlines:\n  opens: '08:00'\n  closes: '17:30'\n"
+        "  holidays: [2026-02-16, 2026-02-17]\n", encoding="utf-8")
+    monkeypatch.setenv("LIENTHONG_DEADLINES__EXTRA_WORKING_DAYS", '["2026-05-09"]')
+    calendar = load_settings(config).deadlines.calendar()
+    assert (calendar.opens, calendar.closes) == (dt.time(8), dt.time(17, 30))
+    assert not calendar.is_working_day(dt.date(2026, 2, 17))
+    assert calendar.is_working_day(dt.date(2026, 5, 9))  # a Saturday worked
+    assert str(dt.datetime(2026, 1, 1, tzinfo=calendar.zone).utcoffset()) == "7:00:00"
+
+
+@pytest.mark.parametrize(("yaml", "says"), [
+    ("deadlines:\n  timezone: Asia/Hue\n", "not a known time zone"),
+    ("deadlines:\n  opens: '18:00'\n", "open before they close"),
+    ("deadlines:\n  weekdays: [0, 1]\n", "1 .Monday. to 7"),
+    ("deadlines:\n  holidays: [30/04/2026]\n", "holidays"),
+])
+def test_a_calendar_that_cannot_be_is_refused_at_start(tmp_path: Path, yaml: str,
+                                                       says: str) -> None:
+    config = tmp_path / "hub.yaml"
+    config.write_text(yaml, encoding="utf-8")
+    with pytest.raises(ValidationError, match=says):
+        load_settings(config)
