@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import typer
 
-from hub.cli import adapters, atrest, audit, dlq, orgs, packages, runtime, users
+from hub.cli import adapters, atrest, audit, dlq, orgs, overdue, packages, runtime, users
 
 app = typer.Typer(help="lienthong: the provincial interoperability hub", no_args_is_help=True)
-for group in (runtime, packages):
+for group in (runtime, packages, overdue):
     for command in group.app.registered_commands:
         app.registered_commands.append(command)
 app.add_typer(orgs.app, name="orgs")

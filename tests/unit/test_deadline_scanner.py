@@ -5,17 +5,21 @@ records a late confirmation, and leaves alone what carries no deadline."""
 from __future__ import annotations
 
 import datetime as dt
+import json
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
+import yaml
 from sqlalchemy import select, update
+from typer.testing import CliRunner
 
 from adapters.memory import MemoryAdapter
 from adapters.registry import AdapterRegistry
 from core.model import Kind
 from core.settings import Settings
+from hub.cli import app
 from hub.context import HubContext
 from hub.deadlines import DeadlineKeeper
 from hub.overdue import OverdueFilter, overdue
@@ -24,26 +28,29 @@ from hub.store.models import Delivery
 from routing.directory import Directory, System
 from security.audit_tables import AuditEvent
 from security.egress import Egress
-from tests.support import body, document, key_hash, status
+from tests.support import body, document, key_hash, said, status
 
 SENDER, PUSHED, PULLED = "000.00.00.H57", "000.00.02.H57", "000.00.21.H57"
 MINUTE = dt.timedelta(minutes=1)
 
 
+DIRECTORY = {
+    "organizations": [{"code": SENDER, "name": "Tỉnh", "level": "province"},
+                      {"code": PUSHED, "name": "Sở", "level": "department"},
+                      {"code": PULLED, "name": "Huyện", "level": "district"}],
+    "systems": [
+        {"id": "tinh", "organizations": [SENDER], "api_key_hashes": [key_hash("k-tinh")],
+         "receive": {"mode": "pull"}},
+        {"id": "so", "organizations": [PUSHED], "api_key_hashes": [key_hash("k-so")],
+         "receive": {"mode": "push", "adapter": "memory", "url": "http://so.invalid/in"}},
+        {"id": "huyen", "organizations": [PULLED], "api_key_hashes": [key_hash("k-huyen")],
+         "receive": {"mode": "pull"}},
+    ]}
+
+
 @pytest.fixture
 def ctx(tmp_path: Path) -> Iterator[HubContext]:
-    directory = Directory.from_dict({
-        "organizations": [{"code": SENDER, "name": "Tỉnh", "level": "province"},
-                          {"code": PUSHED, "name": "Sở", "level": "department"},
-                          {"code": PULLED, "name": "Huyện", "level": "district"}],
-        "systems": [
-            {"id": "tinh", "organizations": [SENDER], "api_key_hashes": [key_hash("k-tinh")],
-             "receive": {"mode": "pull"}},
-            {"id": "so", "organizations": [PUSHED], "api_key_hashes": [key_hash("k-so")],
-             "receive": {"mode": "push", "adapter": "memory", "url": "http://so.invalid/in"}},
-            {"id": "huyen", "organizations": [PULLED], "api_key_hashes": [key_hash("k-huyen")],
-             "receive": {"mode": "pull"}},
-        ]})
+    directory = Directory.from_dict(DIRECTORY)
     registry = AdapterRegistry(Egress([]), factories={})
     registry.register("memory", MemoryAdapter())
     settings = Settings(database_url=f"sqlite:///{tmp_path / 'hub.db'}", embedded_worker=False)
@@ -93,8 +100,6 @@ def due(ctx: HubContext, message_id: str, org: str, kind: str = "receipt") -> dt
 
 
 def flags(ctx: HubContext) -> list[dict[str, Any]]:
-    import json
-
     with ctx.db.reading() as session:
         rows = session.scalars(select(AuditEvent).where(AuditEvent.event == "delivery.overdue")
                                .order_by(AuditEvent.seq)).all()
@@ -219,3 +224,31 @@ def test_statuses_undelivered_documents_and_older_rows_carry_no_deadline(
         still_open = session.scalars(select(Delivery.message_id)
                                      .where(Delivery.deadlines_open.is_(True))).all()
     assert still_open == [never]  # the status delivery and the confirmed one are closed
+
+
+def test_the_command_line_lists_who_is_late(ctx: HubContext, tmp_path: Path,
+                                            monkeypatch: pytest.MonkeyPatch) -> None:
+    message_id = send(ctx, 8, to=(PUSHED, PULLED))
+    with ctx.db.transaction() as session:  # put in the district's inbox three days ago
+        session.execute(update(Delivery).where(Delivery.message_id == message_id,
+                                               Delivery.mode == "pull")
+                        .values(created_at=dt.datetime.now(dt.UTC) - dt.timedelta(days=3)))
+    keeper(ctx).scan_once()
+    directory = tmp_path / "directory.yaml"
+    directory.write_text(yaml.safe_dump(DIRECTORY, allow_unicode=True), encoding="utf-8")
+    monkeypatch.setenv("LIENTHONG_DATABASE_URL", ctx.settings.database_url)
+    monkeypatch.setenv("LIENTHONG_DIRECTORY_FILE", str(directory))
+    shown = CliRunner().invoke(app, ["overdue"])
+    assert shown.exit_code == 0, shown.output
+    text = said(shown.output)
+    assert f"{PULLED} Huyện" in text and "receipt" in text and PUSHED not in text
+    assert "1 late" in text and " d " in text  # days late, at least one
+
+    as_json = CliRunner().invoke(app, ["overdue", "--json", "--kind", "receipt"])
+    listing = json.loads(as_json.output)
+    assert [g["organization"] for g in listing["organizations"]] == [PULLED]
+    assert listing["organizations"][0]["late"][0]["late_by_s"] > 86_400
+    nobody = CliRunner().invoke(app, ["overdue", "--organization", PUSHED])
+    assert "nobody is late" in nobody.output
+    refused = CliRunner().invoke(app, ["overdue", "--kind", "later"])
+    assert refused.exit_code != 0 and "later" in refused.output
