@@ -7,8 +7,9 @@ document met them, and flags a duty that is due and unmet, or that was met late 
 flag (the scanner was not running at the time). A flag is raised once: its column is set by
 a conditional update, and only the update that set it appends the `delivery.overdue` audit
 event and counts it in `lienthong_overdue_flags_total`. A delivery closes once its duties
-are met (or it is a status, or its receiver refused it), so a scan reads only the deliveries
-still waiting for something.
+are met (or it is a status, its receiver refused it, or its sender recalled the document
+with a status 13 to that recipient), so a scan reads only the deliveries still waiting for
+something.
 
 One process scans at a time (a PostgreSQL advisory lock; SQLite's write lock): every worker
 process runs a scanner thread, and the API process in embedded mode. The clock is injected,
@@ -130,15 +131,18 @@ class DeadlineKeeper:
         scan.looked_at += len(rows)
         message_ids = {d.message_id for d in rows}
         replies = _replies(session, message_ids)
+        recalled = _recalled(session, message_ids)
         starting = [d.message_id for d in rows
                     if d.receipt_due_at is None and reached_at(d) is not None]
         due_days = _due_days(session, starting) if starting else {}
         for d in rows:
-            self._one(session, d, replies.get((d.message_id, d.recipient_org), []),
-                      due_days, now, scan)
+            key = (d.message_id, d.recipient_org)
+            self._one(session, d, replies.get(key, []), due_days, now, scan,
+                      recalled=key in recalled)
 
     def _one(self, session: Session, d: Delivery, replies: list[rules.Reply],
-             due_days: dict[str, dt.date | None], now: dt.datetime, scan: Scan) -> None:
+             due_days: dict[str, dt.date | None], now: dt.datetime, scan: Scan, *,
+             recalled: bool = False) -> None:
         changes: dict[str, Any] = {}
         reached = _aware(reached_at(d))
         receipt_due, answer_due = _aware(d.receipt_due_at), _aware(d.answer_due_at)
@@ -156,8 +160,9 @@ class DeadlineKeeper:
             changes["receipt_confirmed_at"] = receipt.met_at
         if answer is not None and answer.met_at is not None and d.answered_at is None:
             changes.update(answered_at=answer.met_at, answered_by=answer.met_by)
-        if reached is None and d.state == "refused":
-            changes["deadlines_open"] = False  # the receiver refused it: nothing is due
+        if recalled or (reached is None and d.state == "refused"):
+            # the sender recalled it (13), or the receiver refused it: nothing more is due
+            changes["deadlines_open"] = False
         elif receipt_due is not None and receipt.settled and (answer is None or answer.settled):
             changes["deadlines_open"] = False
         if changes:
@@ -165,6 +170,8 @@ class DeadlineKeeper:
                             .execution_options(synchronize_session=False))
         if changes.get("deadlines_open") is False:
             scan.closed += 1
+        if recalled:
+            return
         for duty, flagged_at in ((receipt, d.receipt_flagged_at),
                                  (answer, d.answer_flagged_at)):
             if duty is None or flagged_at is not None or duty.due_at is None:
@@ -216,6 +223,14 @@ def _replies(session: Session, message_ids: set[str]
             .where(Message.kind == Kind.DOCUMENT.value, Message.response_to.in_(message_ids))):
         found[(str(answering), sender)].append(rules.Reply(_utc(at)))
     return found
+
+
+def _recalled(session: Session, message_ids: set[str]) -> set[tuple[str, str]]:
+    """(message, recipient) pairs whose document the sender recalled (status 13 to it)."""
+    return {(r.message_id, r.recipient_org) for r in session.execute(
+        select(StatusRecord.message_id, Delivery.recipient_org)
+        .join(Delivery, Delivery.message_id == StatusRecord.status_message_id)
+        .where(StatusRecord.message_id.in_(message_ids), StatusRecord.status_code == "13"))}
 
 
 def _due_days(session: Session, message_ids: Iterable[str]) -> dict[str, dt.date | None]:
