@@ -11,29 +11,33 @@ are met (or it is a status, its receiver refused it, or its sender recalled the 
 with a status 13 to that recipient), so a scan reads only the deliveries still waiting for
 something.
 
-One process scans at a time (a PostgreSQL advisory lock; SQLite's write lock): every worker
-process runs a scanner thread, and the API process in embedded mode. The clock is injected,
+One process scans at a time (a PostgreSQL session advisory lock; SQLite has one process):
+every worker process runs a scanner thread, and the API process in embedded mode. A scan
+works in batches of deliveries, one transaction each, with its audit events appended last,
+so writers wait for the audit chain's head at most one batch. The clock is injected,
 so a test moves it instead of waiting for the end of a working day.
 """
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import logging
 import threading
 from collections import Counter, defaultdict
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 from sqlalchemy import select, text, update
+from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session
 
+from core.errors import ServiceUnavailable
 from core.model import Kind
 from core.settings import Deadlines as DeadlineSettings
 from core.tables import utcnow
 from core.workcalendar import WorkCalendar
-from hub.auditing import append_about
 from hub.metrics import Metrics
 from hub.store.db import Database
 from hub.store.models import Delivery, Message, StatusRecord
@@ -96,26 +100,31 @@ class DeadlineKeeper:
         process is scanning. Raises ServiceUnavailable when the database is down."""
         now = _utc(now or self.clock()).astimezone(dt.UTC)
         scan = Scan()
-        with self.db.transaction() as session:
-            if not _lock(session):
+        with _scanner_lock(self.db) as held:
+            if not held:
                 return None
-            # statuses carry no deadlines of their own
-            session.execute(
-                update(Delivery)
-                .where(Delivery.deadlines_open.is_(True),
-                       Delivery.message_id.in_(select(Message.id).where(
-                           Message.kind != Kind.DOCUMENT.value)))
-                .values(deadlines_open=False).execution_options(synchronize_session=False))
+            with self.db.transaction() as session:
+                # statuses carry no deadlines of their own
+                session.execute(
+                    update(Delivery)
+                    .where(Delivery.deadlines_open.is_(True),
+                           Delivery.message_id.in_(select(Message.id).where(
+                               Message.kind != Kind.DOCUMENT.value)))
+                    .values(deadlines_open=False).execution_options(synchronize_session=False))
             after = ""
             while True:
-                rows = session.execute(
-                    select(Delivery).where(Delivery.deadlines_open.is_(True),
-                                           Delivery.id > after)
-                    .order_by(Delivery.id).limit(BATCH)
-                ).scalars().all()
-                if not rows:
+                # one transaction per batch: the audit chain's head, locked by the batch's
+                # events, is held for one batch, not for the whole scan
+                with self.db.transaction() as session:
+                    rows = session.execute(
+                        select(Delivery).where(Delivery.deadlines_open.is_(True),
+                                               Delivery.id > after)
+                        .order_by(Delivery.id).limit(BATCH)
+                    ).scalars().all()
+                    if rows:
+                        self._batch(session, rows, now, scan)
+                if len(rows) < BATCH:
                     break
-                self._batch(session, rows, now, scan)
                 after = rows[-1].id
         if self.metrics is not None:
             for _, kind in scan.flagged:
@@ -125,9 +134,8 @@ class DeadlineKeeper:
                         scan.summary())
         return scan
 
-    def _batch(self, session: Session, rows: Iterable[Delivery], now: dt.datetime,
+    def _batch(self, session: Session, rows: Sequence[Delivery], now: dt.datetime,
                scan: Scan) -> None:
-        rows = list(rows)
         scan.looked_at += len(rows)
         message_ids = {d.message_id for d in rows}
         replies = _replies(session, message_ids)
@@ -135,14 +143,28 @@ class DeadlineKeeper:
         starting = [d.message_id for d in rows
                     if d.receipt_due_at is None and reached_at(d) is not None]
         due_days = _due_days(session, starting) if starting else {}
+        changes: list[dict[str, Any]] = []
+        due: list[tuple[Delivery, rules.Duty]] = []
         for d in rows:
             key = (d.message_id, d.recipient_org)
-            self._one(session, d, replies.get(key, []), due_days, now, scan,
-                      recalled=key in recalled)
+            change, late = self._one(d, replies.get(key, []), due_days, now,
+                                     recalled=key in recalled)
+            if change:
+                changes.append({"id": d.id, **change})
+                if change.get("deadlines_open") is False:
+                    scan.closed += 1
+                if "receipt_due_at" in change:
+                    scan.started += 1
+            due.extend((d, duty) for duty in late)
+        if changes:  # by primary key, in batches of the same columns
+            session.execute(update(Delivery), changes)
+        if due:
+            self._flag(session, due, now, scan)
 
-    def _one(self, session: Session, d: Delivery, replies: list[rules.Reply],
-             due_days: dict[str, dt.date | None], now: dt.datetime, scan: Scan, *,
-             recalled: bool = False) -> None:
+    def _one(self, d: Delivery, replies: list[rules.Reply],
+             due_days: dict[str, dt.date | None], now: dt.datetime, *,
+             recalled: bool = False) -> tuple[dict[str, Any], list[rules.Duty]]:
+        """What changes in one delivery's record, and which of its duties to flag now."""
         changes: dict[str, Any] = {}
         reached = _aware(reached_at(d))
         receipt_due, answer_due = _aware(d.receipt_due_at), _aware(d.answer_due_at)
@@ -153,7 +175,6 @@ class DeadlineKeeper:
             answer_due = (self.calendar.day_due(day).astimezone(dt.UTC) if day is not None
                           else None)
             changes.update(receipt_due_at=receipt_due, answer_due_at=answer_due)
-            scan.started += 1
         receipt = rules.duty(rules.RECEIPT, receipt_due, replies)
         answer = rules.duty(rules.ANSWER, answer_due, replies) if answer_due else None
         if receipt.met_at is not None and d.receipt_confirmed_at is None:
@@ -163,49 +184,88 @@ class DeadlineKeeper:
         if recalled or (reached is None and d.state == "refused"):
             # the sender recalled it (13), or the receiver refused it: nothing more is due
             changes["deadlines_open"] = False
-        elif receipt_due is not None and receipt.settled and (answer is None or answer.settled):
+            return changes, []
+        if receipt_due is not None and receipt.settled and (answer is None or answer.settled):
             changes["deadlines_open"] = False
-        if changes:
-            session.execute(update(Delivery).where(Delivery.id == d.id).values(**changes)
-                            .execution_options(synchronize_session=False))
-        if changes.get("deadlines_open") is False:
-            scan.closed += 1
-        if recalled:
-            return
-        for duty, flagged_at in ((receipt, d.receipt_flagged_at),
-                                 (answer, d.answer_flagged_at)):
-            if duty is None or flagged_at is not None or duty.due_at is None:
-                continue
-            if duty.overdue(now) or duty.met_late:
-                self._flag(session, d, duty, duty.due_at, now, scan)
+        late = [duty for duty, flagged_at in ((receipt, d.receipt_flagged_at),
+                                               (answer, d.answer_flagged_at))
+                if duty is not None and flagged_at is None and duty.due_at is not None
+                and (duty.overdue(now) or duty.met_late)]
+        return changes, late
 
-    def _flag(self, session: Session, d: Delivery, duty: rules.Duty, due_at: dt.datetime,
+    def _flag(self, session: Session, due: list[tuple[Delivery, rules.Duty]],
               now: dt.datetime, scan: Scan) -> None:
-        column = Delivery.receipt_flagged_at if duty.kind == rules.RECEIPT \
-            else Delivery.answer_flagged_at
-        took = session.execute(
-            update(Delivery).where(Delivery.id == d.id, column.is_(None))
-            .values({column.key: now}).execution_options(synchronize_session=False))
-        if getattr(took, "rowcount", 0) != 1:
-            return  # another scan raised it
-        detail: dict[str, Any] = {
-            "kind": duty.kind, "recipient": d.recipient_org, "system": d.system_id,
-            "due_at": due_at.isoformat(),
-            "late_by_s": int(((duty.met_at or now) - due_at).total_seconds())}
-        if duty.met_at is not None:
-            detail.update(met_at=duty.met_at.isoformat(), met_by=duty.met_by)
-        append_about(session, d.message_id, [audit.PendingEvent(
-            EVENT, actor="hub", message_id=d.message_id, delivery_id=d.id, detail=detail)],
-            recipients=[d.recipient_org])
-        scan.flagged.append((d.id, duty.kind))
+        """Raise the flags: set each flag column where it is still unset, and append one
+        audit event for each flag this update set (never one for a flag set before)."""
+        raised: set[tuple[str, str]] = set()
+        for kind, column in ((rules.RECEIPT, Delivery.receipt_flagged_at),
+                             (rules.ANSWER, Delivery.answer_flagged_at)):
+            ids = [d.id for d, duty in due if duty.kind == kind]
+            if ids:
+                raised |= {(i, kind) for i in _set_unset(session, column, ids, now)}
+        if not raised:
+            return
+        about = {r.id: r for r in session.execute(
+            select(Message.id, Message.sender_org, Message.document_id, Message.sha256)
+            .where(Message.id.in_({d.message_id for d, _ in due})))}
+        events = []
+        for d, duty in due:
+            if (d.id, duty.kind) not in raised or duty.due_at is None:
+                continue
+            detail: dict[str, Any] = {
+                "kind": duty.kind, "recipient": d.recipient_org, "system": d.system_id,
+                "due_at": duty.due_at.isoformat(),
+                "late_by_s": int(((duty.met_at or now) - duty.due_at).total_seconds())}
+            if duty.met_at is not None:
+                detail.update(met_at=duty.met_at.isoformat(), met_by=duty.met_by)
+            message = about.get(d.message_id)
+            events.append(audit.PendingEvent(
+                EVENT, actor="hub", message_id=d.message_id, delivery_id=d.id, detail=detail,
+                organizations=(message.sender_org, d.recipient_org) if message
+                else (d.recipient_org,),
+                document_id=message.document_id if message else None,
+                sha256=message.sha256 if message else None))
+            scan.flagged.append((d.id, duty.kind))
+        audit.append(session, events)  # last in the transaction: the head stays locked
 
 
-def _lock(session: Session) -> bool:
-    """Become the one scanner until the transaction ends; False if another process scans."""
-    if session.get_bind().dialect.name != "postgresql":
-        return True  # SQLite: the transaction holds the write lock already
-    return bool(session.execute(text("SELECT pg_try_advisory_xact_lock(:k)"),
-                                {"k": ADVISORY_LOCK}).scalar())
+def _set_unset(session: Session, column: Any, ids: list[str],
+               now: dt.datetime) -> list[str]:
+    """Set `column` to `now` on the deliveries `ids` where it is unset; return those set."""
+    unset = update(Delivery).where(Delivery.id.in_(ids), column.is_(None)).values(
+        {column.key: now}).execution_options(synchronize_session=False)
+    if session.get_bind().dialect.update_returning:
+        return list(session.scalars(unset.returning(Delivery.id)))
+    taken = []  # an SQLite before 3.35: one by one
+    for one in ids:
+        result = session.execute(unset.where(Delivery.id == one))
+        if getattr(result, "rowcount", 0) == 1:
+            taken.append(one)
+    return taken
+
+
+@contextlib.contextmanager
+def _scanner_lock(db: Database) -> Iterator[bool]:
+    """Be the one scanner for the whole scan: a PostgreSQL session advisory lock, held on a
+    connection of its own (released by its end if the process dies). SQLite has one process,
+    and each batch's transaction holds the write lock."""
+    if not db.is_postgres:
+        yield True
+        return
+    try:
+        with db.engine.connect() as conn:
+            held = bool(conn.execute(text("SELECT pg_try_advisory_lock(:k)"),
+                                     {"k": ADVISORY_LOCK}).scalar())
+            conn.commit()
+            try:
+                yield held
+            finally:
+                if held:
+                    conn.execute(text("SELECT pg_advisory_unlock(:k)"), {"k": ADVISORY_LOCK})
+                    conn.commit()
+    except OperationalError as exc:
+        raise ServiceUnavailable("the database is unavailable",
+                                 code="database_unavailable") from exc
 
 
 def _replies(session: Session, message_ids: set[str]

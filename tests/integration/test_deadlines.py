@@ -194,3 +194,19 @@ def test_a_due_date_passing_without_an_answer_flags_a_late_answer(world: World) 
     wait_until(lambda: world.duties(message_id)[DEPARTMENT]["answer"]["met_by"] == "status 06",
                what="the answer to be recorded")
     assert world.get("/api/v1/overdue")["count"] == 0
+
+
+def test_one_process_scans_at_a_time(world: World) -> None:
+    from sqlalchemy import text
+
+    from hub.deadlines import ADVISORY_LOCK
+
+    other = DeadlineKeeper(world.hub.ctx.db, world.hub.ctx.settings.deadlines)
+    with world.hub.ctx.db.engine.connect() as conn:  # another process is scanning
+        wait_until(lambda: conn.execute(text("SELECT pg_try_advisory_lock(:k)"),
+                                        {"k": ADVISORY_LOCK}).scalar(),
+                   what="the running scanner to finish a scan")
+        assert other.scan_once() is None
+        conn.execute(text("SELECT pg_advisory_unlock(:k)"), {"k": ADVISORY_LOCK})
+        conn.commit()
+    wait_until(lambda: other.scan_once() is not None, what="the lock to be free again")
