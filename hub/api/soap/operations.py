@@ -151,6 +151,15 @@ def _receipt(call: Call, receipt: Receipt) -> etree._Element:
             entry = _add(holder, "Delivery", None)
             _add(entry, "OrganId", d.recipient)
             _add(entry, "Status", d.status)
+            _add_optional(entry, "Rule", d.rule)
+            _add_optional(entry, "Via", d.via)
+    if receipt.groups:
+        holder = _add(out, "Groups", None)
+        for g in receipt.groups:
+            entry = _add(holder, "Group", None)
+            _add(entry, "Code", g["code"])
+            _add(entry, "Name", g["name"])
+            _organ_ids(entry, "Members", g["members"])
     return out
 
 
