@@ -22,7 +22,7 @@ from hub.refusals import RefusalLog
 from hub.store.db import Database
 from hub.store.migrate import upgrade
 from routing.directory import Directory
-from routing.rules import RuleSet, load_rules
+from routing.rules import RuleSet, configured_rules
 from schemas.codec import CodecRegistry
 from security.atrest import Sealer
 from security.egress import Egress
@@ -73,7 +73,7 @@ class HubContext:
         message names the adapter and the system).
         """
         directory = directory or Directory.from_file(settings.directory_file)
-        rules = rules_from(settings, directory)
+        rules = configured_rules(settings.routing.rules_file, directory)
         sealer = Sealer.from_settings(settings.atrest)
         db = Database(settings.database_url)
         if migrate:
@@ -155,12 +155,3 @@ class HubContext:
         self.dispatcher.close()
         self.db.dispose()
 
-
-def rules_from(settings: Settings, directory: Directory) -> RuleSet:
-    """The routing rules the settings name (none without `routing.rules_file`), checked
-    against the directory. Raises RulesError naming the file and the rule."""
-    if settings.routing.rules_file is None:
-        return RuleSet()
-    rules = load_rules(settings.routing.rules_file)
-    rules.check(directory)
-    return rules

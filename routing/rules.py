@@ -278,6 +278,16 @@ def load_rules(path: Path) -> RuleSet:
     return RuleSet(tuple(parsed.rules), path)
 
 
+def configured_rules(path: Path | None, directory: Directory) -> RuleSet:
+    """The rules of the file the settings name (`routing.rules_file`; None: no rules),
+    checked against the directory. Raises RulesError naming the file and the rule."""
+    if path is None:
+        return RuleSet()
+    rules = load_rules(path)
+    rules.check(directory)
+    return rules
+
+
 def _told(error: Any, data: Any) -> str:
     """`rule 2 ('name'), when.priority: message` for one pydantic error."""
     loc = list(error.get("loc", ()))
