@@ -176,6 +176,9 @@ def test_a_group_over_soap_edxml(hub: LiveHub, receiver: Receiver) -> None:
     pushed(hub)
     assert pushes_by_recipient(receiver) == Counter(
         {OFFICE: 1, HOME: 1, FINANCE: 1, PHU_VANG[0]: 1})
+    trace = client.service.GetTrace(MessageId=reply.MessageId)
+    assert {g.Code: g.Members.OrganId for g in trace.Group} == groups
+    assert sorted(d.Recipient for d in trace.Delivery) == sorted(reply.Recipients.OrganId)
 
     with pytest.raises(zeep.exceptions.Fault) as fault:
         client.service.SendDocument(PackageBase64=json_to_edxml(

@@ -19,6 +19,7 @@ from hub.context import HubContext
 from hub.store.models import Message
 from routing.directory import Directory, Organization, System
 from routing.rules import RulesError
+from tests.soap_support import zeep_client
 from tests.support import (
     DEPARTMENT,
     DISTRICT,
@@ -119,6 +120,9 @@ def test_an_archive_copy_is_delivered_and_recorded_as_the_rules(
                what="the document and its archive copy", progress=lambda: arrived(receiver))
     rules = {d["recipient"]: d["rule"] for d in record(hub, answer["id"])["deliveries"]}
     assert rules == {DEPARTMENT: None, ARCHIVE: "archive-decisions"}
+    client = zeep_client(hub.url, "province", KEYS["province"])
+    trace = client.service.GetTrace(MessageId=answer["id"])
+    assert {d.Recipient: d.Rule for d in trace.Delivery} == rules
 
     # a letter is not a decision: no copy
     letter = post(hub, document(402, to=(DEPARTMENT,),
