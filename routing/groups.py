@@ -15,6 +15,8 @@ members without a receiving system are reported as unreachable, never addressed.
 
 from __future__ import annotations
 
+import threading
+import weakref
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Literal
 
@@ -126,17 +128,34 @@ def _under(directory: Directory, org: Organization, parent: str) -> bool:
     return False
 
 
-def members(directory: Directory, code: str) -> tuple[str, str, list[str]] | None:
+# a directory is an immutable snapshot: each group's units are worked out once per snapshot
+_memo: weakref.WeakKeyDictionary[Directory, dict[str, tuple[str, str, tuple[str, ...]] | None]] \
+    = weakref.WeakKeyDictionary()
+_memo_lock = threading.Lock()
+
+
+def members(directory: Directory, code: str) -> tuple[str, str, tuple[str, ...]] | None:
     """A group's name (English, Vietnamese) and its units (current codes, directory order,
     not retired); None for a code that names no group. Built-in groups hold only units
     with a receiving system."""
+    with _memo_lock:
+        known = _memo.setdefault(directory, {})
+        if code in known:
+            return known[code]
+    found = _members(directory, code)
+    with _memo_lock:
+        known[code] = found
+    return found
+
+
+def _members(directory: Directory, code: str) -> tuple[str, str, tuple[str, ...]] | None:
     builtin = BUILTIN.get(code)
     if builtin is not None:
         name, name_vi, levels = builtin
         units = [o.code for o in directory.organizations()
                  if o.level.value in levels and not _retired(directory, o)
                  and directory.receiver_for(o.code) is not None]
-        return name, name_vi, units
+        return name, name_vi, tuple(units)
     spec = directory.group(code)
     if spec is None:
         return None
@@ -148,7 +167,7 @@ def members(directory: Directory, code: str) -> tuple[str, str, list[str]] | Non
                   and (parent is None or _under(directory, o, parent))]
     else:
         listed = [c for c in (directory.canonical(m) for m in spec.members) if c is not None]
-    return spec.name, spec.name, [c for c in dict.fromkeys(listed) if c not in excluded]
+    return spec.name, spec.name, tuple(c for c in dict.fromkeys(listed) if c not in excluded)
 
 
 def expand(directory: Directory, code: str, sender: str) -> Expansion | None:
@@ -159,7 +178,7 @@ def expand(directory: Directory, code: str, sender: str) -> Expansion | None:
         return None
     name, _, units = found
     me = directory.canonical(sender) or sender
-    units = [u for u in units if u != me]
-    reachable = tuple(u for u in units if directory.receiver_for(u) is not None)
-    unreachable = tuple(u for u in units if directory.receiver_for(u) is None)
+    receiving = [(u, directory.receiver_for(u) is not None) for u in units if u != me]
+    reachable = tuple(u for u, ok in receiving if ok)
+    unreachable = tuple(u for u, ok in receiving if not ok)
     return Expansion(code, name, reachable, unreachable)

@@ -174,7 +174,7 @@ def explain(envelope: Envelope, directory: Directory, rules: RuleSet | None = No
             system, rule_name = via[code]
             routes[code] = Route(code, system, rule_name, "via")
             continue
-        system = directory.receiver_for(code) if directory.knows(code) else None
+        system = directory.receiver_for(code)  # None for a code it does not know
         if system is None:
             bad.append(code)
             unknown.append(_unroutable(path, code, directory))
