@@ -15,7 +15,9 @@
     |   +-- ValidationFailed      422  well-formed but not a valid package
     |   +-- SignatureRefused      422  a signature missing, broken, or by an untrusted key
     |   |   +-- SignerNotSender   403  a good signature by someone the sender did not declare
-    |   +-- UnknownRecipient      422  a recipient the directory does not know
+    |   +-- UnknownRecipient      422  a recipient (or group) the directory does not know
+    |   +-- RefusedByRule         422  refused by a routing rule (routing/rules.py); the
+    |                                  rule chooses the code, refused_by_rule by default
     |   +-- UnknownDocument       422  a status for a document the hub never saw
     |   +-- NotFound              404  no such message / inbox item
     |   +-- Conflict              409  an operation that does not fit the current state
@@ -190,6 +192,19 @@ class UnknownRecipient(PermanentError):
     http_status = 422
     code = "unknown_recipient"
     title = "Unknown recipient"
+
+
+class RefusedByRule(PermanentError):
+    """An explicit refusal by a routing rule, which `rule` names."""
+
+    http_status = 422
+    code = "refused_by_rule"
+    title = "Refused by a routing rule"
+
+    def __init__(self, detail: str, *, rule: str, code: str | None = None,
+                 errors: list[FieldError] | None = None, detail_vi: str = "") -> None:
+        super().__init__(detail, code=code, errors=errors, detail_vi=detail_vi)
+        self.rule = rule
 
 
 class UnknownDocument(PermanentError):

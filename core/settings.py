@@ -105,6 +105,15 @@ class Validation(BaseModel):
     attachment_base64: Literal["strict", "warn"] = "strict"
 
 
+class Routing(BaseModel):
+    """How the hub routes beyond the directory: the routing rules (routing/rules.py)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    # a YAML file of rules (docs/operations.md, Routing rules); None: no rules
+    rules_file: Path | None = None
+
+
 class People(BaseModel):
     """People's accounts: how long a bearer token lives, how long a password must be."""
 
@@ -360,6 +369,7 @@ class Settings(BaseSettings):
     rate_limits: RateLimits = Field(default_factory=RateLimits)
     delivery: Delivery = Field(default_factory=Delivery)
     validation: Validation = Field(default_factory=Validation)
+    routing: Routing = Field(default_factory=Routing)
     people: People = Field(default_factory=People)
     audit: Audit = Field(default_factory=Audit)
     egress: Egress = Field(default_factory=Egress)

@@ -23,6 +23,7 @@ from hub.refusals import RefusalLog
 from hub.store.db import Database
 from hub.store.migrate import upgrade
 from routing.directory import Directory
+from routing.rules import RuleSet, configured_rules
 from schemas.codec import CodecRegistry
 from security.atrest import Sealer
 from security.egress import Egress
@@ -44,6 +45,10 @@ class HubContext:
     inbox: Inbox
     deliverer: DeliveryWorker
     metrics: Metrics
+    # the routing rules in force, beside the directory: the ingest pipeline reads them here
+    # at each submission, so replacing this attribute (checked against the directory with
+    # RuleSet.check) swaps them at once
+    rules: RuleSet = field(default_factory=RuleSet)
     # the door's state: rate-limit buckets and the summed audit of refusals (hub/api/guard.py)
     limiter: RateLimiter = field(default_factory=MemoryRateLimiter, repr=False)
     refusals: RefusalLog | None = field(default=None, repr=False)
@@ -66,11 +71,13 @@ class HubContext:
     ) -> HubContext:
         """Wire every part, building and checking every adapter the directory uses.
 
-        Raises HubError when the directory is missing or invalid, or when an adapter is
+        Raises HubError when the directory or the routing rules are missing or invalid
+        (RulesError names the file and the rule), or when an adapter is
         missing, cannot be built, or cannot work with a push system's configuration (the
         message names the adapter and the system).
         """
         directory = directory or Directory.from_file(settings.directory_file)
+        rules = configured_rules(settings.routing.rules_file, directory)
         sealer = Sealer.from_settings(settings.atrest)
         db = Database(settings.database_url)
         if migrate:
@@ -98,11 +105,12 @@ class HubContext:
         codecs = CodecRegistry(settings)
         deliverer.metrics = metrics
         deliverer.sealer = sealer
-        ingest = Ingest(settings, directory, db, codecs, dispatcher, metrics)
+        ingest = Ingest(settings, directory, db, codecs, dispatcher, metrics,
+                        rules=lambda: ctx.rules)
         ingest.writer.sealer = sealer
         inbox = Inbox(settings, directory, db, sealer)
         ctx = cls(settings, db, directory, codecs, egress, adapters, dispatcher, ingest, inbox,
-                  deliverer, metrics, sealer=sealer)
+                  deliverer, metrics, rules=rules, sealer=sealer)
         if settings.redis_url:
             ctx.limiter = RedisRateLimiter(redis.Redis.from_url(settings.redis_url),
                                            settings.broker_namespace)
@@ -159,3 +167,4 @@ class HubContext:
         self.egress.close()
         self.dispatcher.close()
         self.db.dispose()
+

@@ -6,6 +6,7 @@ import datetime as dt
 import json
 import threading
 import time
+from collections import Counter
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -196,6 +197,7 @@ def run_demo(settings: Settings, host: str, port: int, keep_serving: bool,
     with agencies.lock:
         back = [e for e in agencies.received if e["kind"] == "status"]
     console.print(f"statuses delivered back to the province's system: {len(back)}")
+    _directive_to_all(client, ctx, settings, agencies, base + 5, console)
     with ctx.db.reading() as session:
         report = verify(session)
     console.print(f"audit chain: {'intact' if report.ok else 'BROKEN'}, {report.events} events")
@@ -213,6 +215,38 @@ def run_demo(settings: Settings, host: str, port: int, keep_serving: bool,
     receivers.should_exit = True
     time.sleep(0.5)
     ctx.close()
+
+
+def _directive_to_all(client: httpx.Client, ctx: HubContext, settings: Settings,
+                      agencies: Agencies, number: int, console: Console) -> None:
+    """One directive to the recipient group @all (the whole province): the hub expands it
+    from the directory and every unit's system gets it once."""
+    from hub.query import message_view
+
+    directive = _doc(number, ["@all"], "Chỉ thị về tăng cường công tác phòng, chống thiên "
+                     "tai năm 2026", "Chỉ thị", "CT-UBND", priority="1")
+    r = client.post("/api/v1/documents", json=directive,
+                    headers={"Authorization": f"Bearer {PROVINCE_KEY}"})
+    r.raise_for_status()
+    answer = r.json()
+    [group] = answer["groups"]
+    console.print(f"\nsent [bold]{directive['documentId']}[/bold] -> {group['code']} "
+                  f"({group['name']}): {len(answer['recipients'])} units")
+    _wait(lambda: _pushes_done(ctx, [answer]), 30)
+    record = message_view(ctx.db, settings, None, answer["id"])
+    for d in record["deliveries"]:
+        org = ctx.directory.organization(d["recipient"])
+        got = ("delivered" if d["state"] == "delivered" else d["state"]) \
+            if d["mode"] == "push" else "waiting in its inbox"
+        console.print(f"  {d['recipient']}  {org.name if org else '':<45} "
+                      f"{d['system'].removeprefix('qlvb-'):<14} {d['mode']:<5} {got}",
+                      soft_wrap=True)
+    with agencies.lock:
+        pushes = Counter(e["recipient"] for e in agencies.received
+                         if e["message_id"] == answer["id"])
+    once = all(n == 1 for n in pushes.values())
+    console.print(f"pushes the simulated systems received for it: {sum(pushes.values())}, "
+                  f"{'one per unit' if once else 'SOME UNITS MORE THAN ONCE'}")
 
 
 def _legacy_soap_system(hub_url: str, base: int, console: Console) -> dict[str, Any]:

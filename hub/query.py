@@ -85,6 +85,8 @@ def _delivery(d: Delivery, full: bool, own: bool) -> dict[str, Any]:
         "finished_at": _iso(d.finished_at),
         "dead_letter": d.state == "dead",
         "deadlines": _deadlines(d),
+        # the routing rule that added the recipient (copy_to) or chose its system (via)
+        "rule": d.rule,
     }
 
 
@@ -153,6 +155,8 @@ def message_view(db: Database, settings: Settings, reader: Caller | System | Non
             "sha256": message.sha256,
             "size": message.size,
             "received_at": _iso(message.received_at),
+            # the recipient groups the package named, and the units each reached
+            "groups": message.groups or [],
             "state": message_state([d["state"] for d in deliveries]),
             "deliveries": deliveries,
             "status_history": [

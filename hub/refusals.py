@@ -17,7 +17,13 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from core.errors import AuthenticationFailed, HeadersTooLarge, HubError, RateLimited
+from core.errors import (
+    AuthenticationFailed,
+    HeadersTooLarge,
+    HubError,
+    RateLimited,
+    RefusedByRule,
+)
 from security.audit import PendingEvent
 
 log = logging.getLogger(__name__)
@@ -66,6 +72,8 @@ class RefusalLog:
         }
         if where:
             detail["where"] = where[:200]
+        if isinstance(exc, RefusedByRule):
+            detail["rule"] = exc.rule
         claimed = exc.claimed if isinstance(exc, AuthenticationFailed) else None
         if claimed:
             detail["claimed_identity"] = claimed[:64]

@@ -23,6 +23,7 @@ from pydantic import (
 
 from core.errors import HubError
 from core.settings import Profile
+from routing.groups import GroupSpec, check_groups
 from schemas.deviations import STANDARD_ORGAN_ID
 from schemas.deviations import is_standard_organ_id as is_standard_organ_id
 
@@ -220,6 +221,8 @@ class DirectoryFile(BaseModel):
 
     organizations: list[Organization] = Field(default_factory=list)
     systems: list[System] = Field(default_factory=list)
+    # named recipient groups (routing/groups.py)
+    groups: list[GroupSpec] = Field(default_factory=list)
 
 
 class DirectoryError(HubError):
@@ -230,7 +233,8 @@ class DirectoryError(HubError):
 class Directory:
     """An immutable snapshot of the directory, indexed for the hot path."""
 
-    def __init__(self, organizations: Iterable[Organization], systems: Iterable[System]) -> None:
+    def __init__(self, organizations: Iterable[Organization], systems: Iterable[System],
+                 groups: Iterable[GroupSpec] = ()) -> None:
         self._orgs: dict[str, Organization] = {}
         self._alias: dict[str, str] = {}
         for org in organizations:
@@ -265,6 +269,11 @@ class Directory:
                         f"{self._receiver[canonical].id} and {system.id}"
                     )
                 self._receiver[canonical] = system
+        specs = list(groups)
+        problems = check_groups(specs, self)
+        if problems:
+            raise DirectoryError("; ".join(problems))
+        self._groups = {g.code: g for g in specs}
 
     @classmethod
     def from_file(cls, path: Path) -> Directory:
@@ -279,12 +288,15 @@ class Directory:
             raise DirectoryError(f"cannot read directory {path}: {exc}") from exc
         except ValidationError as exc:
             raise DirectoryError(f"directory {path} is invalid: {exc}") from exc
-        return cls(parsed.organizations, parsed.systems)
+        try:
+            return cls(parsed.organizations, parsed.systems, parsed.groups)
+        except DirectoryError as exc:
+            raise DirectoryError(f"directory {path} is invalid: {exc.detail}") from exc
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> Directory:
         parsed = DirectoryFile.model_validate(data)
-        return cls(parsed.organizations, parsed.systems)
+        return cls(parsed.organizations, parsed.systems, parsed.groups)
 
     # -- lookups -------------------------------------------------------------------------
     def canonical(self, code: str) -> str | None:
@@ -323,6 +335,13 @@ class Directory:
             if hmac.compare_digest(stored, digest):
                 return system
         return None
+
+    def group(self, code: str) -> GroupSpec | None:
+        """A named group of the directory file (built-in groups: routing/groups.py)."""
+        return self._groups.get(code)
+
+    def groups(self) -> list[GroupSpec]:
+        return list(self._groups.values())
 
     def receiver_for(self, code: str) -> System | None:
         canonical = self.canonical(code)

@@ -59,9 +59,19 @@ ORGAN_ID_MAX = 13
 _PLACEHOLDER = re.compile(r"\s*|(?i:null|none|nil|undefined|n/?a)|[-_./\s]+|[0.]+")
 
 
+# a recipient group ("@all", "@communes.21"): `@` and 1..12 of [a-z0-9.-], so it fits the
+# 13 characters of an OrganId; only a document's `To` may name one (routing/groups.py)
+GROUP_ADDRESS = re.compile(r"@[a-z0-9.-]{1,12}")
+
+
 def is_standard_organ_id(code: str) -> bool:
     """Whether `code` has the QĐ 20/2020 form LLL.KK.JJ.Xnn."""
     return STANDARD_ORGAN_ID.fullmatch(code) is not None
+
+
+def is_group_address(code: str) -> bool:
+    """Whether `code` names a recipient group rather than an organisation."""
+    return GROUP_ADDRESS.fullmatch(code) is not None
 
 
 def is_placeholder(code: str) -> bool:
@@ -246,7 +256,10 @@ def tree_findings(root: etree._Element) -> Findings:
     for organ in _ORGAN_IDS(root):
         code = text_value(organ)
         if not is_standard_organ_id(code):
-            hop = organ.getparent() is not None and organ.getparent().tag == _TRACE_HEADER
+            parent = organ.getparent()
+            if parent is not None and parent.tag == _TO and is_group_address(code):
+                continue  # a group address, expanded by the router
+            hop = parent is not None and parent.tag == _TRACE_HEADER
             found.extend(organ_id_finding(element_path(organ), code, organ.sourceline, hop=hop))
     for hop in _HOPS_WITHOUT_ID(root):
         found.deviations.append(_hop_without_id(element_path(hop), hop.sourceline))
@@ -452,8 +465,9 @@ def _json_leaf(found: Findings, value: str, step: _Step, path: str) -> None:
     if step.limit is not None and len(value) > step.limit:
         problem = too_long(path, step.limit, len(value))
         (found.errors if len(value) > ceiling(step.limit) else found.deviations).append(problem)
-    # a trace hop's id is told with its hop, below
-    if step.organ_id and not step.hop and not is_standard_organ_id(value):
+    # a trace hop's id is told with its hop, below; a recipient may name a group
+    if step.organ_id and not step.hop and not is_standard_organ_id(value) and not (
+            path.startswith("/to/") and is_group_address(value)):
         found.extend(organ_id_finding(path, value, None))
 
 

@@ -34,6 +34,20 @@ class RecipientDelivery(BaseModel):
     status: Literal["new", "already_sent"] = Field(
         description="new: this submission delivers to the recipient; already_sent: an "
                     "earlier package of the same document did, and it is not sent twice")
+    rule: str | None = Field(
+        default=None, description="the routing rule that added this recipient (an archive "
+                                  "copy) or chose the system it is delivered through")
+    via: str | None = Field(
+        default=None, description="the system a routing rule delivers through (e.g. the "
+                                  "national platform for a recipient outside the province)")
+
+
+class RecipientGroup(BaseModel):
+    code: str = Field(description="the group as the package named it, e.g. @all")
+    name: str
+    members: list[str] = Field(description="the units it reached (the sender's own left out)")
+    unreachable: list[str] = Field(
+        default_factory=list, description="listed members no system receives for: not sent")
 
 
 class Accepted(BaseModel):
@@ -42,7 +56,11 @@ class Accepted(BaseModel):
     document_id: str | None
     status: Literal["accepted", "duplicate"]
     recipients: list[str] = Field(
-        description="every recipient that receives the document, now or already")
+        description="every recipient that receives the document, now or already (recipient "
+                    "groups expanded)")
+    groups: list[RecipientGroup] = Field(
+        default_factory=list, description="the recipient groups (To entries @name) the "
+                                          "package named, and the units each reached")
     deliveries: list[RecipientDelivery] = Field(
         default_factory=list, description="each recipient and whether this submission "
                                           "delivers to it")

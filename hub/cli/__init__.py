@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import typer
 
-from hub.cli import adapters, atrest, audit, dlq, orgs, overdue, packages, runtime, users
+from hub.cli import adapters, atrest, audit, dlq, orgs, overdue, packages, routes, runtime, users
 
 app = typer.Typer(help="lienthong: the provincial interoperability hub", no_args_is_help=True)
 for group in (runtime, packages, overdue):
@@ -13,6 +13,7 @@ for group in (runtime, packages, overdue):
 app.add_typer(orgs.app, name="orgs")
 app.add_typer(audit.app, name="audit")
 app.add_typer(dlq.app, name="dlq")
+app.add_typer(routes.app, name="routes")
 app.add_typer(adapters.app, name="adapters")
 app.add_typer(users.app, name="users")
 app.add_typer(atrest.app, name="atrest")

@@ -80,9 +80,9 @@ def build_rows(sub: Submission, directory: Directory, *, routes: list[Route] | N
     rows = Rows(
         receipt=Receipt(id=message_id, kind=env.kind, document_id=document_id,
                         status="accepted", recipients=[rt.recipient for rt in sub.routes],
-                        deliveries=[RecipientStatus(rt.recipient, NEW if rt.recipient in fresh
-                                                    else ALREADY_SENT) for rt in sub.routes],
-                        supplement_to=supplement_to),
+                        deliveries=[recipient_status(rt, NEW if rt.recipient in fresh
+                                                     else ALREADY_SENT) for rt in sub.routes],
+                        supplement_to=supplement_to, groups=sub.groups),
         message={
             "id": message_id, "kind": env.kind.value, "form": env.form.value,
             "channel": sub.channel, "sender_system": sub.system.id, "sender_org": sender_org,
@@ -91,7 +91,7 @@ def build_rows(sub: Submission, directory: Directory, *, routes: list[Route] | N
             "dedup_key": key, "content_digest": sub.content_digest,
             "supplement_to": supplement_to, "subject": env.subject[:500],
             "priority": env.priority, "raw": sub.raw, "sha256": digest, "size": len(sub.raw),
-            "meta": env.metadata(), "received_at": now,
+            "meta": env.metadata(), "received_at": now, "groups": sub.groups or None,
         },
     )
     routed = []
@@ -105,9 +105,11 @@ def build_rows(sub: Submission, directory: Directory, *, routes: list[Route] | N
             "adapter": receive.adapter if push else "inbox", "form": receive.format,
             "state": "pending" if push else "available", "attempts": 0,
             "created_at": now, "updated_at": now, "document_key": document_key,
+            "rule": rt.rule,
         })
         routed.append({"recipient": rt.recipient, "system": rt.system.id,
-                       "mode": receive.mode, "delivery_id": delivery_id})
+                       "mode": receive.mode, "delivery_id": delivery_id,
+                       **({"rule": rt.rule, "how": rt.how} if rt.rule else {})})
         if push:
             # marked dispatched now: the enqueue follows the commit; the sweeper covers a miss
             rows.outbox.append({"delivery_id": delivery_id, "available_at": now,
@@ -119,6 +121,8 @@ def build_rows(sub: Submission, directory: Directory, *, routes: list[Route] | N
         "sender": env.sender, "business_doc_type": env.business_doc_type,
         "status_code": env.status_code, "size": len(sub.raw),
         "warnings": [w.as_dict() for w in env.warnings], "signature": env.signature}
+    if sub.groups:
+        received["groups"] = sub.groups
     if supplement_to is not None:
         received["supplement_to"] = supplement_to
         received["already_sent"] = [rt.recipient for rt in sub.routes
@@ -270,8 +274,15 @@ def duplicate_receipt(sub: Submission, first_id: str, document_id: str | None) -
     """Every recipient was served by the first package (or an earlier supplement)."""
     return Receipt(id=first_id, kind=sub.kind, document_id=document_id, status="duplicate",
                    recipients=[rt.recipient for rt in sub.routes],
-                   deliveries=[RecipientStatus(rt.recipient, ALREADY_SENT)
-                               for rt in sub.routes])
+                   deliveries=[recipient_status(rt, ALREADY_SENT) for rt in sub.routes],
+                   groups=sub.groups)
+
+
+def recipient_status(rt: Route, status: str) -> RecipientStatus:
+    """What the submitter is told of one recipient: whether this submission serves it, and
+    the routing rule behind it, if any."""
+    return RecipientStatus(rt.recipient, status, rt.rule,
+                           rt.system.id if rt.how == "via" else None)
 
 
 class GroupCommitter:

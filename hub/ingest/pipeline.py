@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 import time
+from collections.abc import Callable
 from typing import Protocol
 
 from core.model import Kind
@@ -23,6 +24,7 @@ from hub.ingest.verify import verify
 from hub.metrics import Metrics
 from hub.store.db import Database
 from routing.directory import Directory, System
+from routing.rules import RuleSet
 from schemas.codec import CodecRegistry
 from security.signatures.verifier import SignatureVerifier
 
@@ -45,6 +47,7 @@ class Ingest:
         dispatcher: Dispatch,
         metrics: Metrics | None = None,
         verifier: SignatureVerifier | None = None,
+        rules: Callable[[], RuleSet] = RuleSet,
     ) -> None:
         """Raises TrustStoreError when the configured trust anchors or CRLs cannot be read."""
         self.settings = settings
@@ -55,6 +58,8 @@ class Ingest:
         self.writer = GroupCommitter(db, directory)
         self.metrics = metrics or Metrics()
         self.verifier = verifier or SignatureVerifier(settings.signatures, settings.limits)
+        # the routing rules in force, read at each submission (HubContext.rules)
+        self.rules = rules
 
     def close(self) -> None:
         self.writer.close()
@@ -75,7 +80,7 @@ class Ingest:
         parse(sub, self.codecs, system.profile(self.settings.validation.profile))
         verify(sub, self.verifier, self.directory)
         authorise(sub, self.directory)
-        route(sub, self.directory, self.settings)
+        route(sub, self.directory, self.settings, self.rules())
         sub.dedup_key = dedup_key(sub)
         sub.content_digest = content_digest(sub, self.settings.limits)
         receipt, outbox = self._store(sub)

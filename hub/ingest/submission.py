@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 from dataclasses import dataclass, field
+from typing import Any
 
 from core.model import Envelope, Kind
 from routing.directory import System
@@ -20,6 +21,8 @@ class Submission:
     received_at: dt.datetime = field(default_factory=lambda: dt.datetime.now(dt.UTC))
     envelope: Envelope | None = None
     routes: list[Route] = field(default_factory=list)
+    # the recipient groups the package named, as expanded (routing/groups.py Expansion)
+    groups: list[dict[str, Any]] = field(default_factory=list)
     dedup_key: str = ""
     # a document's content digest (hub/ingest/deduplicate.py); None for a status
     content_digest: str | None = None
@@ -44,9 +47,18 @@ class RecipientStatus:
 
     recipient: str
     status: str  # new | already_sent
+    # the routing rule that added the recipient (copy_to) or chose its system (via)
+    rule: str | None = None
+    # the system that receives for it, when a `via` rule chose it
+    via: str | None = None
 
     def as_dict(self) -> dict[str, str]:
-        return {"recipient": self.recipient, "status": self.status}
+        out = {"recipient": self.recipient, "status": self.status}
+        if self.rule is not None:
+            out["rule"] = self.rule
+        if self.via is not None:
+            out["via"] = self.via
+        return out
 
 
 @dataclass(frozen=True)
@@ -65,6 +77,8 @@ class Receipt:
     recipients: list[str]
     deliveries: list[RecipientStatus] = field(default_factory=list)
     supplement_to: str | None = None
+    # the recipient groups the package named: [{code, name, members}] (routing/groups.py)
+    groups: list[dict[str, Any]] = field(default_factory=list)
 
     def as_dict(self) -> dict[str, object]:
         out: dict[str, object] = {
@@ -73,6 +87,7 @@ class Receipt:
             "document_id": self.document_id,
             "status": self.status,
             "recipients": self.recipients,
+            "groups": self.groups,
             "deliveries": [d.as_dict() for d in self.deliveries],
         }
         if self.supplement_to is not None:

@@ -59,6 +59,8 @@ class Message(Base):
     sha256: Mapped[str] = mapped_column(String(64))
     size: Mapped[int] = mapped_column(Integer)
     meta: Mapped[dict[str, Any]] = mapped_column(JSON)
+    # the recipient groups the package named, as expanded: [{code, name, members}]
+    groups: Mapped[list[dict[str, Any]] | None] = mapped_column(JSON)
     received_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
 
     deliveries: Mapped[list[Delivery]] = relationship(
@@ -105,6 +107,8 @@ class Delivery(Base):
     answered_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
     answered_by: Mapped[str | None] = mapped_column(String(16))
     answer_flagged_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
+    # the routing rule that added this recipient (copy_to) or chose its system (via)
+    rule: Mapped[str | None] = mapped_column(String(64))
 
     message: Mapped[Message] = relationship(back_populates="deliveries")
     attempt_log: Mapped[list[Attempt]] = relationship(order_by="Attempt.number")

@@ -151,7 +151,20 @@ def _receipt(call: Call, receipt: Receipt) -> etree._Element:
             entry = _add(holder, "Delivery", None)
             _add(entry, "OrganId", d.recipient)
             _add(entry, "Status", d.status)
+            _add_optional(entry, "Rule", d.rule)
+            _add_optional(entry, "Via", d.via)
+    if receipt.groups:
+        holder = _add(out, "Groups", None)
+        for group in receipt.groups:
+            _group(holder, group)
     return out
+
+
+def _group(parent: etree._Element, group: dict[str, Any]) -> None:
+    entry = _add(parent, "Group", None)
+    _add(entry, "Code", group["code"])
+    _add(entry, "Name", group["name"])
+    _organ_ids(entry, "Members", group["members"])
 
 
 def _submit(call: Call, kind: Kind) -> etree._Element:
@@ -243,6 +256,7 @@ def get_trace(call: Call) -> etree._Element:
         _add(entry, "State", delivery["state"])
         _add(entry, "Attempts", len(delivery["attempts"]))
         _add_optional(entry, "LastError", delivery["last_error"])
+        _add_optional(entry, "Rule", delivery["rule"])
     for record in view["status_history"]:
         entry = _add(out, "Status", None)
         _add(entry, "StatusCode", record["status_code"])
@@ -256,6 +270,8 @@ def get_trace(call: Call) -> etree._Element:
         _add_optional(entry, "Code", warning.get("code"))
         _add(entry, "Message", warning.get("message") or "")
         _add_optional(entry, "MessageVi", warning.get("message_vi"))
+    for group in view["groups"]:
+        _group(out, group)
     return out
 
 
