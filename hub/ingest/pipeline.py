@@ -21,8 +21,9 @@ from hub.ingest.route import route
 from hub.ingest.submission import Receipt, Submission
 from hub.ingest.verify import verify
 from hub.metrics import Metrics
+from hub.routing_config import RoutingState
 from hub.store.db import Database
-from routing.directory import Directory, System
+from routing.directory import System
 from schemas.codec import CodecRegistry
 from security.signatures.verifier import SignatureVerifier
 
@@ -39,7 +40,7 @@ class Ingest:
     def __init__(
         self,
         settings: Settings,
-        directory: Directory,
+        routing: RoutingState,
         db: Database,
         codecs: CodecRegistry,
         dispatcher: Dispatch,
@@ -48,11 +49,11 @@ class Ingest:
     ) -> None:
         """Raises TrustStoreError when the configured trust anchors or CRLs cannot be read."""
         self.settings = settings
-        self.directory = directory
+        self.routing = routing
         self.db = db
         self.codecs = codecs
         self.dispatcher = dispatcher
-        self.writer = GroupCommitter(db, directory)
+        self.writer = GroupCommitter(db, routing.current().directory)
         self.metrics = metrics or Metrics()
         self.verifier = verifier or SignatureVerifier(settings.signatures, settings.limits)
 
@@ -70,12 +71,14 @@ class Ingest:
         ServiceUnavailable when the database is down.
         """
         started = time.perf_counter()
+        # one routing snapshot for the whole submission, however long it takes
+        directory = self.routing.current().directory
         sub = Submission(system=system, raw=raw, media_type=media_type, kind=kind,
-                         channel=channel)
+                         channel=channel, directory=directory)
         parse(sub, self.codecs, system.profile(self.settings.validation.profile))
-        verify(sub, self.verifier, self.directory)
-        authorise(sub, self.directory)
-        route(sub, self.directory, self.settings)
+        verify(sub, self.verifier, directory)
+        authorise(sub, directory)
+        route(sub, directory, self.settings)
         sub.dedup_key = dedup_key(sub)
         sub.content_digest = content_digest(sub, self.settings.limits)
         receipt, outbox = self._store(sub)
