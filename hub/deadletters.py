@@ -17,7 +17,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import and_, or_, select, update
+from sqlalchemy import and_, delete, or_, select, update
 from sqlalchemy.orm import Session
 
 from core.errors import Conflict, NotFound, PermanentError
@@ -189,6 +189,7 @@ def _replay_batch(ctx: HubContext, ids: Iterable[str], actor: str,
         rows = {d.id: (d, priority) for d, priority in session.execute(
             select(Delivery, Message.priority).join(Message, Message.id == Delivery.message_id)
             .where(Delivery.id.in_(list(ids)))).all()}
+        outbox: list[Outbox] = []
         by_message: dict[str, list[audit.PendingEvent]] = defaultdict(list)
         recipients: dict[str, list[str]] = defaultdict(list)
         for delivery_id in ids:
@@ -206,8 +207,8 @@ def _replay_batch(ctx: HubContext, ids: Iterable[str], actor: str,
             if not taken:
                 results[delivery_id] = NOT_DEAD
                 continue
-            session.add(Outbox(delivery_id=delivery_id, available_at=now, dispatched_at=now,
-                               priority=priority))
+            outbox.append(Outbox(delivery_id=delivery_id, available_at=now, dispatched_at=now,
+                                 priority=priority))
             by_message[delivery.message_id].append(audit.PendingEvent(
                 "delivery.replayed", actor=actor, message_id=delivery.message_id,
                 delivery_id=delivery_id,
@@ -216,6 +217,10 @@ def _replay_batch(ctx: HubContext, ids: Iterable[str], actor: str,
             recipients[delivery.message_id].append(delivery.recipient_org)
             lanes[priority].append(delivery_id)
             results[delivery_id] = REPLAYED
+        if outbox:  # a dead letter has no outbox row, unless someone marked it dead by hand
+            session.execute(delete(Outbox).where(
+                Outbox.delivery_id.in_([o.delivery_id for o in outbox])))
+            session.add_all(outbox)
         for message_id, events in by_message.items():
             append_about(session, message_id, events, recipients=recipients[message_id])
     return lanes
