@@ -6,6 +6,7 @@ Redis; and SIGHUP to a real `lienthong serve`."""
 from __future__ import annotations
 
 import copy
+import json
 import os
 import signal
 import subprocess
@@ -17,10 +18,12 @@ from typing import Any
 import httpx
 import pytest
 import yaml
+from sqlalchemy import select
 
 from core.settings import Settings
 from hub.context import HubContext
 from security import people
+from security.audit_tables import AuditEvent
 from tests.support import (
     COMMUNE,
     DEPARTMENT,
@@ -245,10 +248,52 @@ def test_a_reload_through_one_process_reaches_the_others_over_redis(
                 wait_until(lambda: other.routing.latest().sha256 == sha, timeout=10,
                            what="the other process to reload on the notice")
                 assert other.directory.knows(NEW_UNIT)
-                reloads = [e for e in events_after(hub, 0) if e["event"] == "directory.reloaded"]
-                assert sorted(e["trigger"] for e in reloads) == ["admin", "notice"]
+
+                def triggers() -> list[str]:
+                    return sorted(e["trigger"] for e in events_after(hub, 0)
+                                  if e["event"] == "directory.reloaded")
+
+                wait_until(lambda: triggers() == ["admin", "notice"], timeout=10,
+                           what="both reloads in the audit trail", progress=triggers)
         finally:
             other.close()
+
+
+def test_every_process_picks_a_changed_file_up_by_itself(
+    pg_url: str, redis_url: str, tmp_path: Path
+) -> None:
+    """Production: API processes and workers on PostgreSQL and Redis, each watching the
+    file; each reloads and says so in the audit trail."""
+    file = tmp_path / "directory.yaml"
+    with run_receiver() as receiver:
+        data = hue_directory_data(receiver.url)
+        write_directory(file, data)
+        settings = Settings(database_url=pg_url, redis_url=redis_url, directory_file=file,
+                            directory_watch_interval_s=0.2,
+                            broker_namespace=f"lt-watch-{pg_url[-12:]}")
+        processes = [HubContext.build(settings) for _ in range(3)]
+        try:
+            for ctx in processes:
+                ctx.start_reloader()
+            data["organizations"].append({"code": NEW_UNIT, "name": "Sở Tài chính",
+                                          "level": "department", "parent": PROVINCE})
+            sha = write_directory(file, data)
+            wait_until(lambda: all(p.routing.latest().sha256 == sha for p in processes),
+                       timeout=10, what="every process to reload the file")
+
+            def reloads() -> list[tuple[str, str]]:
+                with processes[0].db.reading() as session:
+                    return [(d["trigger"], d["sha256"]) for d in (
+                        json.loads(r.detail) for r in session.execute(select(AuditEvent).where(
+                            AuditEvent.event == "directory.reloaded")).scalars())]
+
+            # each records its reload just after taking it
+            wait_until(lambda: len(reloads()) >= 3, timeout=10, what="three audit events")
+            holds_for(lambda: len(reloads()) == 3, 0.5, what="one event per process")
+            assert reloads() == [("watch", sha)] * 3
+        finally:
+            for ctx in processes:
+                ctx.close()
 
 
 def _listeners(redis_url: str, settings: Settings) -> int:
