@@ -20,6 +20,7 @@ from pydantic_settings import (
     YamlConfigSettingsSource,
 )
 
+from core.retry import DEFAULT_SCHEDULE, Duration, RetrySchedule
 from core.workcalendar import WorkCalendar
 
 _CONFIG_FILE: ContextVar[Path | None] = ContextVar("lienthong_config_file", default=None)
@@ -64,9 +65,14 @@ class RateLimits(BaseModel):
 class Delivery(BaseModel):
     """How hard, how often and how fast the hub tries to deliver."""
 
-    max_attempts: int = 8
-    min_backoff_ms: int = 1_000
-    max_backoff_ms: int = 15 * 60 * 1_000
+    # the retry schedule of systems whose directory entry sets none (`receive.retry`): the
+    # wait before each retry, in order (core/retry.py); the default, 10 retries over 24 h
+    retry_schedule: tuple[Duration, ...] = DEFAULT_SCHEDULE
+    # the other form, exponential backoff with jitter: used instead of retry_schedule when
+    # any of these three is set (setting both forms is refused)
+    max_attempts: int = Field(default=8, ge=1)
+    min_backoff_ms: int = Field(default=1_000, gt=0)
+    max_backoff_ms: int = Field(default=15 * 60 * 1_000, gt=0)
     timeout_s: float = 30.0
     worker_threads: int = 8
     queue_prefetch: int = 256
@@ -82,6 +88,25 @@ class Delivery(BaseModel):
     dispatch_lease_max_s: float = Field(default=300.0, gt=0)
     # seconds a Redis worker may be silent before Redis requeues its prefetched messages
     heartbeat_timeout_s: float = Field(default=15.0, gt=0)
+
+    @model_validator(mode="after")
+    def _one_retry_form(self) -> Delivery:
+        if "retry_schedule" in self.model_fields_set and self._backoff_set():
+            raise ValueError("give either delivery.retry_schedule or max_attempts / "
+                             "min_backoff_ms / max_backoff_ms, not both")
+        return self
+
+    def _backoff_set(self) -> bool:
+        return bool({"max_attempts", "min_backoff_ms", "max_backoff_ms"} & self.model_fields_set)
+
+    @property
+    def retry(self) -> RetrySchedule:
+        """The hub's default retry schedule, in whichever form the settings give it."""
+        if self._backoff_set():
+            return RetrySchedule(attempts=self.max_attempts,
+                                 min_backoff=self.min_backoff_ms / 1000,
+                                 max_backoff=self.max_backoff_ms / 1000)
+        return RetrySchedule(schedule=self.retry_schedule)
 
 
 # "interop": what real producers and the national platform emit is carried, each deviation
@@ -359,6 +384,9 @@ class Settings(BaseSettings):
     database_url: str = "sqlite:///./var/lienthong.db"
     redis_url: str | None = None
     directory_file: Path = DEMO_DIRECTORY
+    # seconds between looks at the directory file (modification time, size, then SHA-256);
+    # a change is reloaded without a restart (hub/reload.py); 0 turns the watch off
+    directory_watch_interval_s: float = Field(default=3.0, ge=0)
     # the organisation the hub itself runs for: its hop in every trace
     hub_organ_id: str = "000.00.00.H57"
     hub_name: str = "Trục liên thông tỉnh (LGSP)"

@@ -10,9 +10,11 @@ from fastapi import FastAPI
 
 import hub
 from core.settings import Settings
-from hub.api import audit, health, overdue, problems, rest, soap
+from hub.api import admin, audit, deadletters, health, overdue, problems, rest, soap
 from hub.api.guard import HeaderLimits
+from hub.api.routing_pin import PinRouting
 from hub.context import HubContext
+from hub.reload import install_sighup
 
 log = logging.getLogger(__name__)
 
@@ -28,15 +30,20 @@ def create_app(settings: Settings | None = None, context: HubContext | None = No
         ctx.start_checkpointer()
         if settings.embedded_worker:
             ctx.start_worker()
+        ctx.start_reloader()
+        restore_sighup = install_sighup(ctx.reloader) if ctx.reloader else (lambda: None)
         log.info("hub ready (%s mode)", "embedded" if settings.embedded else "production")
         try:
             yield
         finally:
+            restore_sighup()
             if context is None:
                 ctx.close()
             else:
                 ctx.stop_worker()
                 ctx.stop_checkpointer()
+                if ctx.reloader is not None:
+                    ctx.reloader.stop()
 
     app = FastAPI(
         title="lienthong",
@@ -45,12 +52,15 @@ def create_app(settings: Settings | None = None, context: HubContext | None = No
         lifespan=lifespan,
     )
     problems.install(app)
+    app.add_middleware(PinRouting)
     app.add_middleware(HeaderLimits, limits=settings.limits)
     app.include_router(health.router)
     app.include_router(rest.router)
     app.include_router(soap.router)
     app.include_router(audit.router)
     app.include_router(overdue.router)
+    app.include_router(admin.router)
+    app.include_router(deadletters.router)
     return app
 
 

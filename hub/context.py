@@ -20,6 +20,8 @@ from hub.ingest.pipeline import Ingest
 from hub.metrics import Metrics
 from hub.outbound import build_egress
 from hub.refusals import RefusalLog
+from hub.reload import Reloader
+from hub.routing_config import RoutingConfig, RoutingState, load_config
 from hub.store.db import Database
 from hub.store.migrate import upgrade
 from routing.directory import Directory
@@ -36,7 +38,8 @@ log = logging.getLogger(__name__)
 class HubContext:
     settings: Settings
     db: Database
-    directory: Directory
+    # the routing snapshot in force, swapped whole by a reload (hub/routing_config.py)
+    routing: RoutingState
     codecs: CodecRegistry
     egress: Egress
     adapters: AdapterRegistry
@@ -45,10 +48,6 @@ class HubContext:
     inbox: Inbox
     deliverer: DeliveryWorker
     metrics: Metrics
-    # the routing rules in force, beside the directory: the ingest pipeline reads them here
-    # at each submission, so replacing this attribute (checked against the directory with
-    # RuleSet.check) swaps them at once
-    rules: RuleSet = field(default_factory=RuleSet)
     # the door's state: rate-limit buckets and the summed audit of refusals (hub/api/guard.py)
     limiter: RateLimiter = field(default_factory=MemoryRateLimiter, repr=False)
     refusals: RefusalLog | None = field(default=None, repr=False)
@@ -60,6 +59,19 @@ class HubContext:
     # NĐ 30/2020 deadlines: `deadlines.scan_once()` on demand, a scanner thread with workers
     deadlines: DeadlineKeeper | None = field(default=None, repr=False)
     _deadline_scanner: DeadlineScanner | None = field(default=None, repr=False)
+    # reloads the directory on a change of its file, SIGHUP, the admin endpoint, or a
+    # notice from another process (hub/reload.py)
+    reloader: Reloader | None = field(default=None, repr=False)
+
+    @property
+    def directory(self) -> Directory:
+        """The directory of the current routing snapshot (the request's, when pinned)."""
+        return self.routing.current().directory
+
+    @property
+    def rules(self) -> RuleSet:
+        """The routing rules of the current routing snapshot."""
+        return self.routing.current().rules
 
     @classmethod
     def build(
@@ -74,10 +86,15 @@ class HubContext:
         Raises HubError when the directory or the routing rules are missing or invalid
         (RulesError names the file and the rule), or when an adapter is
         missing, cannot be built, or cannot work with a push system's configuration (the
-        message names the adapter and the system).
+        message names the adapter and the system). A directory given in memory is not
+        reloaded from the settings' file.
         """
-        directory = directory or Directory.from_file(settings.directory_file)
-        rules = configured_rules(settings.routing.rules_file, directory)
+        rules_file = settings.routing.rules_file
+        config = (RoutingConfig(directory, rules=configured_rules(rules_file, directory))
+                  if directory is not None
+                  else load_config(settings.directory_file, rules_file=rules_file))
+        directory = config.directory
+        routing = RoutingState(config)
         sealer = Sealer.from_settings(settings.atrest)
         db = Database(settings.database_url)
         if migrate:
@@ -98,19 +115,19 @@ class HubContext:
         adapters = registry
         dispatcher = Dispatcher(settings, db)
         deliverer = DeliveryWorker(
-            settings, db, directory, adapters,
+            settings, db, routing, adapters,
             schedule=lambda ids, prio, delay: dispatcher.dispatch(ids, prio, delay),
         )
         dispatcher.bind(deliverer.run)
         codecs = CodecRegistry(settings)
         deliverer.metrics = metrics
         deliverer.sealer = sealer
-        ingest = Ingest(settings, directory, db, codecs, dispatcher, metrics,
-                        rules=lambda: ctx.rules)
+        ingest = Ingest(settings, routing, db, codecs, dispatcher, metrics)
         ingest.writer.sealer = sealer
-        inbox = Inbox(settings, directory, db, sealer)
-        ctx = cls(settings, db, directory, codecs, egress, adapters, dispatcher, ingest, inbox,
-                  deliverer, metrics, rules=rules, sealer=sealer)
+        inbox = Inbox(settings, db, sealer)
+        ctx = cls(settings, db, routing, codecs, egress, adapters, dispatcher, ingest, inbox,
+                  deliverer, metrics, sealer=sealer)
+        ctx.reloader = Reloader(ctx)
         if settings.redis_url:
             ctx.limiter = RedisRateLimiter(redis.Redis.from_url(settings.redis_url),
                                            settings.broker_namespace)
@@ -145,6 +162,11 @@ class HubContext:
             self._checkpointer.stop()
             self._checkpointer = None
 
+    def start_reloader(self) -> None:
+        """Watch the directory file and listen for other processes' reloads (production)."""
+        if self.reloader is not None:
+            self.reloader.start()
+
     def stop_worker(self) -> None:
         if self._deadline_scanner is not None:
             self._deadline_scanner.stop()
@@ -158,6 +180,8 @@ class HubContext:
         self.deliverer.close()
 
     def close(self) -> None:
+        if self.reloader is not None:
+            self.reloader.stop()
         self.stop_worker()
         if self.refusals is not None:
             self.refusals.close()

@@ -16,7 +16,7 @@ from hub.delivery.payload import render
 from hub.store.db import Database
 from hub.store.models import Delivery, Message
 from hub.store.raw import raw_of
-from routing.directory import Directory, System
+from routing.directory import System
 from security import audit
 from security.atrest import Sealer
 
@@ -36,10 +36,8 @@ class InboxItem:
 
 
 class Inbox:
-    def __init__(self, settings: Settings, directory: Directory, db: Database,
-                 sealer: Sealer | None = None) -> None:
+    def __init__(self, settings: Settings, db: Database, sealer: Sealer | None = None) -> None:
         self.settings = settings
-        self.directory = directory
         self.db = db
         self.sealer = sealer or Sealer()
 

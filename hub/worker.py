@@ -8,6 +8,7 @@ import threading
 
 from core.settings import Settings
 from hub.context import HubContext
+from hub.reload import install_sighup
 
 log = logging.getLogger(__name__)
 
@@ -27,6 +28,9 @@ def run_worker(settings: Settings) -> None:
     signal.signal(signal.SIGINT, _stop)
     ctx.start_worker()
     ctx.start_checkpointer()
+    ctx.start_reloader()
+    if ctx.reloader is not None:
+        install_sighup(ctx.reloader)  # reload the directory, keep delivering
     log.info("worker started: %d threads, prefetch %d", settings.delivery.worker_threads,
              settings.delivery.queue_prefetch)
     try:

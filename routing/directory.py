@@ -22,6 +22,7 @@ from pydantic import (
 )
 
 from core.errors import HubError
+from core.retry import RetrySchedule
 from core.settings import Profile
 from routing.groups import GroupSpec, check_groups
 from schemas.deviations import STANDARD_ORGAN_ID
@@ -87,6 +88,9 @@ class Receive(BaseModel):
     timeout_s: float | None = None
     soap: SoapEndpoint | None = None
     headers: dict[str, str] = Field(default_factory=dict)
+    # this system's own retry schedule (core/retry.py); None takes the hub's
+    # (settings `delivery.retry_schedule`)
+    retry: RetrySchedule | None = None
 
 
 # signature algorithms by name, one vocabulary for XML-DSig and JWS (security/signatures/
@@ -282,16 +286,27 @@ class Directory:
         Raises DirectoryError naming the file and what is wrong in it.
         """
         try:
-            data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
-            parsed = DirectoryFile.model_validate(data)
-        except (OSError, yaml.YAMLError) as exc:
+            data = path.read_bytes()
+        except OSError as exc:
             raise DirectoryError(f"cannot read directory {path}: {exc}") from exc
+        return cls.from_bytes(data, str(path))
+
+    @classmethod
+    def from_bytes(cls, data: bytes, where: str = "the directory") -> Directory:
+        """A directory from the bytes of its YAML file (`where` names it in errors).
+
+        Raises DirectoryError naming the file and what is wrong in it.
+        """
+        try:
+            parsed = DirectoryFile.model_validate(yaml.safe_load(data.decode("utf-8")) or {})
+        except (UnicodeDecodeError, yaml.YAMLError) as exc:
+            raise DirectoryError(f"cannot read directory {where}: {exc}") from exc
         except ValidationError as exc:
-            raise DirectoryError(f"directory {path} is invalid: {exc}") from exc
+            raise DirectoryError(f"directory {where} is invalid: {exc}") from exc
         try:
             return cls(parsed.organizations, parsed.systems, parsed.groups)
         except DirectoryError as exc:
-            raise DirectoryError(f"directory {path} is invalid: {exc.detail}") from exc
+            raise DirectoryError(f"directory {where} is invalid: {exc.detail}") from exc
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> Directory:

@@ -266,8 +266,20 @@ def load_rules(path: Path) -> RuleSet:
     Raises RulesError naming the file, and the rule and field of each mistake.
     """
     try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except (OSError, yaml.YAMLError) as exc:
+        raw = path.read_bytes()
+    except OSError as exc:
+        raise RulesError(f"cannot read routing rules {path}: {exc}") from exc
+    return load_rules_bytes(raw, path)
+
+
+def load_rules_bytes(raw: bytes, path: Path) -> RuleSet:
+    """Validate the bytes of a rules file read from `path` (named in errors).
+
+    Raises RulesError naming the file, and the rule and field of each mistake.
+    """
+    try:
+        data = yaml.safe_load(raw.decode("utf-8"))
+    except (UnicodeDecodeError, yaml.YAMLError) as exc:
         raise RulesError(f"cannot read routing rules {path}: {exc}") from exc
     data = {} if data is None else data
     try:

@@ -165,15 +165,15 @@ def append(session: Session, events: Sequence[PendingEvent]) -> Head | None:
         return None
     conn = session.connection()
     head_table = table_of(AuditHead)
-    head = conn.execute(
-        select(head_table.c.seq, head_table.c.hash).where(head_table.c.id == 1)
+    locked = select(head_table.c.seq, head_table.c.hash).where(head_table.c.id == 1) \
         .with_for_update()
-    ).first()
+    head = conn.execute(locked).first()
     if head is None:
-        conn.execute(insert(head_table).values(id=1, seq=0, hash=GENESIS))
-        seq, prev = 0, GENESIS
-    else:
-        seq, prev = head.seq, head.hash
+        _create_head(conn, head_table)
+        head = conn.execute(locked).first()
+    if head is None:  # pragma: no cover - the row was just made or waited for
+        raise RuntimeError("the audit chain's head row is missing")
+    seq, prev = head.seq, head.hash
     at = dt.datetime.now(dt.UTC).isoformat(timespec="microseconds")
     rows = []
     for ev in events:
@@ -194,6 +194,22 @@ def append(session: Session, events: Sequence[PendingEvent]) -> Head | None:
     conn.execute(insert(table_of(AuditEvent)), rows)
     conn.execute(update(head_table).where(head_table.c.id == 1).values(seq=seq, hash=prev))
     return Head(seq, prev)
+
+
+def _create_head(conn: Any, head_table: Any) -> None:
+    """Make the chain's head row. Processes racing to append the very first event each try;
+    one inserts it, the others wait for that insert and then lock the row it made."""
+    values = {"id": 1, "seq": 0, "hash": GENESIS}
+    if conn.dialect.name == "postgresql":
+        from sqlalchemy.dialects.postgresql import insert as pg_insert
+
+        conn.execute(pg_insert(head_table).values(**values).on_conflict_do_nothing())
+    elif conn.dialect.name == "sqlite":
+        from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+
+        conn.execute(sqlite_insert(head_table).values(**values).on_conflict_do_nothing())
+    else:
+        conn.execute(insert(head_table).values(**values))
 
 
 def read_head(session: Session) -> Head | None:

@@ -206,6 +206,11 @@ class Egress:
         self._pool = PinnedPool(context, proxy, max_connections=s.max_connections,
                                 max_keepalive=s.max_keepalive_connections)
 
+    def set_destinations(self, destinations: Mapping[str, Iterable[str]]) -> None:
+        """Replace every system's registered destinations at once (a directory reload):
+        requests checked from now on are checked against these."""
+        self.policy = Policy(destinations, self.policy.zone)
+
     def for_system(self, system_id: str) -> SystemEgress:
         """The scope an adapter sends one system's deliveries through."""
         return SystemEgress(self, system_id)
@@ -231,14 +236,15 @@ class Egress:
             raise self._refuse(system_id, str(url)[:200], "unregistered", Refusal(
                 "egress_not_registered", f"system {system_id} may not reach {url!r}: not an "
                 f"absolute http(s) URL ({exc})", f"{url!r} không phải địa chỉ http(s)")) from exc
-        label = str(target) if self.policy.registered(target) else "unregistered"
+        policy = self.policy  # one set of destinations for the whole request
+        label = str(target) if policy.registered(target) else "unregistered"
         where = f"{target}{request.url.path}"
-        refusal = self.policy.admit(system_id, target)
+        refusal = policy.admit(system_id, target)
         if refusal is not None:
             raise self._refuse(system_id, where, label, refusal)
         started = time.monotonic()
         addresses = self._resolve(target, label, started)
-        route = self.policy.vet(system_id, target, addresses)
+        route = policy.vet(system_id, target, addresses)
         if isinstance(route, Refusal):
             raise self._refuse(system_id, where, label, route)
         answer = self._exchange(request, route, label, where, timeout or self.default_timeout)

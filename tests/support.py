@@ -155,8 +155,9 @@ class LiveHub:
 
 
 @contextlib.contextmanager
-def run_hub(settings: Settings, directory: Directory) -> Iterator[LiveHub]:
-    """The real app under uvicorn on a free loopback port, in a thread."""
+def run_hub(settings: Settings, directory: Directory | None) -> Iterator[LiveHub]:
+    """The real app under uvicorn on a free loopback port, in a thread. With `directory`
+    None the hub reads (and reloads) the settings' directory file."""
     ctx = HubContext.build(settings, directory=directory)
     app = create_app(settings, context=ctx)
     port = free_port()
@@ -209,6 +210,13 @@ KEYS = {"province": "key-province", "department": "key-department", "district": 
 
 def hue_directory(receiver_url: str, *, edxml_department: bool = False) -> Directory:
     """Province and department push to the receiver; the district pulls; the commune pushes."""
+    return Directory.from_dict(hue_directory_data(receiver_url,
+                                                  edxml_department=edxml_department))
+
+
+def hue_directory_data(receiver_url: str, *, edxml_department: bool = False
+                       ) -> dict[str, Any]:
+    """hue_directory as the contents of a directory file."""
     orgs = [
         {"code": PROVINCE, "name": "UBND thành phố Huế", "level": "province"},
         {"code": DEPARTMENT, "name": "Sở Nội vụ", "level": "department", "parent": PROVINCE},
@@ -234,7 +242,20 @@ def hue_directory(receiver_url: str, *, edxml_department: bool = False) -> Direc
         {"id": "other", "organizations": ["000.00.05.H57"],
          "api_key_hashes": [key_hash(KEYS["other"])], "receive": {"mode": "pull"}},
     ]
-    return Directory.from_dict({"organizations": orgs, "systems": systems})
+    return {"organizations": orgs, "systems": systems}
+
+
+def write_directory(path: Path, data: dict[str, Any]) -> str:
+    """Write a directory file atomically (as `orgs import` does); returns its SHA-256."""
+    import os
+
+    import yaml
+
+    text = yaml.safe_dump(data, allow_unicode=True, sort_keys=False).encode("utf-8")
+    tmp = path.with_name(path.name + ".tmp")
+    tmp.write_bytes(text)
+    os.replace(tmp, path)
+    return hashlib.sha256(text).hexdigest()
 
 
 def document(number: int = 15, to: tuple[str, ...] = (DEPARTMENT, DISTRICT, COMMUNE),

@@ -50,3 +50,9 @@ def orgs_import(
     verb = "would change" if dry_run else "updated"
     console.print(f"{verb} {settings.directory_file}: {len(report.added)} added, "
                   f"{len(report.updated)} updated, {len(report.unchanged)} unchanged")
+    if dry_run or not (report.added or report.updated):
+        return
+    watch = settings.directory_watch_interval_s
+    when = (f"within {watch:g} s (they watch the file)" if watch > 0
+            else "on SIGHUP or POST /api/v1/admin/reload (the file watch is off)")
+    console.print(f"no restart needed: running hub processes reload the directory {when}")

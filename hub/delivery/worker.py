@@ -21,6 +21,7 @@ from hub.auditing import append_about
 from hub.delivery.payload import render
 from hub.delivery.retry import RetryPolicy
 from hub.metrics import Metrics
+from hub.routing_config import RoutingState
 from hub.store.db import Database
 from hub.store.models import Attempt, Delivery, Message, Outbox
 from hub.store.raw import raw_of
@@ -49,14 +50,15 @@ class DeliveryWorker:
         self,
         settings: Settings,
         db: Database,
-        directory: Directory,
+        routing: RoutingState,
         adapters: AdapterRegistry,
         schedule: Callable[[list[str], int, int], None],
     ) -> None:
         self.settings = settings
         self.db = db
-        self.directory = directory
+        self.routing = routing
         self.adapters = adapters
+        # the hub's default; a system's `receive.retry` in the directory overrides it
         self.policy = RetryPolicy.from_settings(settings.delivery)
         self.schedule = schedule
         self.metrics: Metrics | None = None
@@ -121,21 +123,37 @@ class DeliveryWorker:
             delivery, message = row
         # the message's priority follows the delivery into every retry: urgent stays urgent
         priority = message.priority
+        # one routing snapshot for the whole attempt: the system's endpoint and its schedule
+        config = self.routing.current()
+        policy = self.policy_for(config.directory, delivery.system_id)
         try:
-            outbound = self._outbound(delivery, message)
+            outbound = self._outbound(delivery, message, config.directory)
             adapter = self.adapters.get(delivery.adapter)
             result = adapter.deliver(outbound)
         except TransientError as exc:
-            return self._failed(delivery, started, exc, permanent=False, priority=priority)
+            return self._failed(delivery, started, exc, permanent=False, priority=priority,
+                                policy=policy)
         except PermanentError as exc:
-            return self._failed(delivery, started, exc, permanent=True, priority=priority)
+            # refused under a directory that was replaced meanwhile (the gateway already
+            # checks against the new one): not the receiver's verdict, try again
+            moved = self.routing.latest() is not config
+            return self._failed(delivery, started, exc, permanent=not moved,
+                                priority=priority, policy=policy)
         except HubError as exc:
-            return self._failed(delivery, started, exc, permanent=False, priority=priority)
+            return self._failed(delivery, started, exc, permanent=False, priority=priority,
+                                policy=policy)
         except Exception as exc:  # an adapter bug must not lose the delivery: retry it
             log.exception("adapter %s crashed on delivery %s", delivery.adapter, delivery_id)
             return self._failed(delivery, started, TransientError(f"adapter error: {exc!r}"),
-                                permanent=False, priority=priority)
+                                permanent=False, priority=priority, policy=policy)
         return self._succeeded(delivery, started, result.detail)
+
+    def policy_for(self, directory: Directory, system_id: str) -> RetryPolicy:
+        """The system's own retry schedule (`receive.retry`), else the hub's."""
+        system = directory.system(system_id)
+        if system is None or system.receive.retry is None:
+            return self.policy
+        return RetryPolicy.from_schedule(system.receive.retry)
 
     # -- the claim's heartbeat: a short lease, renewed while the attempt runs ----------------
     def _hold(self, delivery_id: str) -> None:
@@ -184,8 +202,9 @@ class DeliveryWorker:
             self._stop.set()
             self._stop, self._renewer = threading.Event(), None
 
-    def _outbound(self, delivery: Delivery, message: Message) -> OutboundDelivery:
-        system = self.directory.system(delivery.system_id)
+    def _outbound(self, delivery: Delivery, message: Message,
+                  directory: Directory) -> OutboundDelivery:
+        system = directory.system(delivery.system_id)
         if system is None:
             raise PermanentError(f"system {delivery.system_id} is no longer in the directory")
         target = Form(delivery.form)
@@ -229,12 +248,13 @@ class DeliveryWorker:
 
     def _failed(
         self, delivery: Delivery, started: dt.datetime, exc: HubError, *, permanent: bool,
-        priority: int,
+        priority: int, policy: RetryPolicy | None = None,
     ) -> Outcome:
         now = utcnow()
         attempts = delivery.attempts
-        retry = not permanent and self.policy.should_retry(attempts)
-        delay_ms = self.policy.backoff_ms(attempts) if retry else None
+        policy = policy or self.policy
+        retry = not permanent and policy.should_retry(attempts)
+        delay_ms = policy.backoff_ms(attempts) if retry else None
         reason = exc.detail[:1000]
         events = [audit.PendingEvent(
             "delivery.failed", actor="hub", message_id=delivery.message_id,

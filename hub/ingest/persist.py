@@ -228,11 +228,12 @@ def write_batch(session: Session, batch: list[_Pending], directory: Directory,
                 continue
             supplement_to = first.id
         try:
-            correlate(sub, session, directory)
+            correlate(sub, session, sub.directory or directory)
         except PermanentError as exc:
             p.future.set_exception(exc)
             continue
-        rows = build_rows(sub, directory, routes=fresh, supplement_to=supplement_to)
+        rows = build_rows(sub, sub.directory or directory, routes=fresh,
+                          supplement_to=supplement_to)
         if first is None:
             existing[sub.dedup_key] = _First(rows.receipt.id, rows.receipt.document_id,
                                              sub.content_digest, rows.message["sha256"])

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Callable
 from typing import Protocol
 
 from core.model import Kind
@@ -22,9 +21,9 @@ from hub.ingest.route import route
 from hub.ingest.submission import Receipt, Submission
 from hub.ingest.verify import verify
 from hub.metrics import Metrics
+from hub.routing_config import RoutingState
 from hub.store.db import Database
-from routing.directory import Directory, System
-from routing.rules import RuleSet
+from routing.directory import System
 from schemas.codec import CodecRegistry
 from security.signatures.verifier import SignatureVerifier
 
@@ -41,25 +40,22 @@ class Ingest:
     def __init__(
         self,
         settings: Settings,
-        directory: Directory,
+        routing: RoutingState,
         db: Database,
         codecs: CodecRegistry,
         dispatcher: Dispatch,
         metrics: Metrics | None = None,
         verifier: SignatureVerifier | None = None,
-        rules: Callable[[], RuleSet] = RuleSet,
     ) -> None:
         """Raises TrustStoreError when the configured trust anchors or CRLs cannot be read."""
         self.settings = settings
-        self.directory = directory
+        self.routing = routing
         self.db = db
         self.codecs = codecs
         self.dispatcher = dispatcher
-        self.writer = GroupCommitter(db, directory)
+        self.writer = GroupCommitter(db, routing.current().directory)
         self.metrics = metrics or Metrics()
         self.verifier = verifier or SignatureVerifier(settings.signatures, settings.limits)
-        # the routing rules in force, read at each submission (HubContext.rules)
-        self.rules = rules
 
     def close(self) -> None:
         self.writer.close()
@@ -75,12 +71,15 @@ class Ingest:
         ServiceUnavailable when the database is down.
         """
         started = time.perf_counter()
+        # one routing snapshot (directory and rules) for the whole submission
+        config = self.routing.current()
+        directory = config.directory
         sub = Submission(system=system, raw=raw, media_type=media_type, kind=kind,
-                         channel=channel)
+                         channel=channel, directory=directory)
         parse(sub, self.codecs, system.profile(self.settings.validation.profile))
-        verify(sub, self.verifier, self.directory)
-        authorise(sub, self.directory)
-        route(sub, self.directory, self.settings, self.rules())
+        verify(sub, self.verifier, directory)
+        authorise(sub, directory)
+        route(sub, directory, self.settings, config.rules)
         sub.dedup_key = dedup_key(sub)
         sub.content_digest = content_digest(sub, self.settings.limits)
         receipt, outbox = self._store(sub)

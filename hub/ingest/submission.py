@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from core.model import Envelope, Kind
-from routing.directory import System
+from routing.directory import Directory, System
 from routing.router import Route
 
 
@@ -18,6 +18,9 @@ class Submission:
     media_type: str
     kind: Kind
     channel: str  # rest | soap
+    # the directory of the routing snapshot the submission started with: every step, the
+    # writer included, reads this one even if a reload swaps the snapshot meanwhile
+    directory: Directory | None = None
     received_at: dt.datetime = field(default_factory=lambda: dt.datetime.now(dt.UTC))
     envelope: Envelope | None = None
     routes: list[Route] = field(default_factory=list)

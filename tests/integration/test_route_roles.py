@@ -41,6 +41,8 @@ SYSTEMS = frozenset({"system"})
 READERS = frozenset({"system", "auditor", "operator", "admin"})
 AUTHENTICATED = frozenset({"system", "auditor", "operator", "admin"})
 AUDITORS = frozenset({"auditor"})
+OPERATORS = frozenset({"operator", "admin"})
+ADMINS = frozenset({"admin"})
 
 ROUTES: dict[tuple[str, str], frozenset[str]] = {
     ("GET", "/healthz"): OPEN,
@@ -56,6 +58,9 @@ ROUTES: dict[tuple[str, str], frozenset[str]] = {
     ("GET", "/api/v1/overdue"): READERS,  # a system sees its own documents' and its own
     ("GET", "/api/v1/audit"): AUDITORS,
     ("GET", "/api/v1/audit/verify"): AUDITORS,
+    ("GET", "/api/v1/deadletters"): OPERATORS,
+    ("POST", "/api/v1/deadletters/replay"): OPERATORS,
+    ("POST", "/api/v1/admin/reload"): ADMINS,
     ("GET", "/soap"): OPEN,  # the WSDL
     ("POST", "/soap"): SYSTEMS,  # every operation; people do not use SOAP
     ("GET", "/openapi.json"): OPEN,
