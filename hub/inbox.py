@@ -13,6 +13,7 @@ from core.model import Form
 from core.settings import Settings
 from hub.auditing import append_about
 from hub.delivery.payload import render
+from hub.delivery.release import release_after
 from hub.store.db import Database
 from hub.store.models import Delivery, Message
 from hub.store.raw import raw_of
@@ -120,4 +121,7 @@ class Inbox:
                 detail={"result": result, "reason": reason[:500],
                         "recipients": [d.recipient_org for d in waiting]})],
                 recipients=[d.recipient_org for d in waiting])
+            # what waited behind these (an update behind its original) goes now; a push
+            # delivery among them is sent by the sweeper
+            release_after(session, [d.id for d in waiting], now, dispatched=False)
         return new_state

@@ -76,8 +76,8 @@ class Ingest:
         verify(sub, self.verifier, self.directory)
         authorise(sub, self.directory)
         route(sub, self.directory, self.settings)
-        sub.dedup_key = dedup_key(sub)
         sub.content_digest = content_digest(sub, self.settings.limits)
+        sub.dedup_key = dedup_key(sub)
         receipt, outbox = self._store(sub)
         if outbox:
             self.dispatcher.dispatch(outbox, priority=sub.parsed.priority)
