@@ -154,14 +154,17 @@ def build_rows(sub: Submission, directory: Directory, *, routes: list[Route] | N
                            document_id=document_id, sha256=digest),
     ]
     if env.kind is Kind.STATUS and sub.original_id:
+        # the document's one history, whichever of its packages (first, supplement, update)
+        # the status answers: that one is the status message's response_to
+        history_of = lineage.original_id or sub.original_id
         rows.statuses.append({
-            "message_id": sub.original_id, "status_message_id": message_id,
+            "message_id": history_of, "status_message_id": message_id,
             "status_code": env.status_code or "", "from_org": sender_org,
             "description": str(env.header.get("description", ""))[:4000],
             "timestamp": str(env.header.get("timestamp", "")), "recorded_at": now,
         })
         rows.events.append(audit.PendingEvent(
-            "status.recorded", actor=sub.system.id, message_id=sub.original_id,
+            "status.recorded", actor=sub.system.id, message_id=history_of,
             detail={"status_code": env.status_code, "status_message_id": message_id},
             organizations=orgs, document_id=document_id, sha256=digest))
     return rows
