@@ -47,7 +47,7 @@ class Message(Base):
     # the content digest that tells the same document from another under the same key
     content_digest: Mapped[str | None] = mapped_column(String(64))
     # a supplement points at the document's first message
-    supplement_to: Mapped[str | None] = mapped_column(ForeignKey("messages.id"))
+    supplement_to: Mapped[str | None] = mapped_column(ForeignKey("messages.id"), index=True)
     # an update, replacement or recall, and every status, points at the original document
     # of its thread (docs/lifecycle.md)
     original_id: Mapped[str | None] = mapped_column(ForeignKey("messages.id"), index=True)

@@ -12,6 +12,7 @@ from typing import Any
 import httpx
 import pytest
 from sqlalchemy import select
+from sqlalchemy import update as update_
 
 from hub.deadletters import replay
 from hub.store.models import Delivery
@@ -227,6 +228,20 @@ def test_a_dead_original_holds_its_update_until_the_dead_letter_is_replayed(
 
     replay(hub.ctx, delivery_of(hub, original["id"], COMMUNE).id, "operator")
     assert arrive(receiver, "/commune", 2) == [original["id"], update["id"]]
+
+
+def test_an_update_whose_original_finished_unseen_is_released_by_the_sweeper(
+        hub: LiveHub) -> None:
+    original = accepted(post(hub, "documents", document(509, to=(DISTRICT,))))
+    update = accepted(post(hub, "documents", change(509, "2", (DISTRICT,))))
+    assert delivery_of(hub, update["id"], DISTRICT).state == "waiting"
+    # the original finishes without releasing what waits behind it: what the writer leaves
+    # when the original is taken between its read and its commit
+    with hub.ctx.db.transaction() as session:
+        session.execute(update_(Delivery).where(Delivery.message_id == original["id"])
+                        .values(state="delivered"))
+    wait_until(lambda: inbox(hub, "district") == [update["id"]],
+               what="the sweeper to release the update", progress=lambda: inbox(hub, "district"))
 
 
 def test_an_update_of_an_unknown_original_goes_to_its_own_recipients_with_a_warning(

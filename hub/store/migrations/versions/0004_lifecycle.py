@@ -23,6 +23,8 @@ def upgrade() -> None:
         batch.add_column(sa.Column("original_id", sa.String(length=36), nullable=True))
         batch.create_foreign_key("fk_messages_original_id", "messages", ["original_id"], ["id"])
         batch.create_index("ix_messages_original_id", ["original_id"])
+        # a document's thread is read by its first message, supplements and changes
+        batch.create_index("ix_messages_supplement_to", ["supplement_to"])
     with op.batch_alter_table("deliveries") as batch:
         # a delivery held until another (its predecessor to the same recipient) is delivered
         batch.add_column(sa.Column("after_delivery_id", sa.String(length=36), nullable=True))
@@ -37,6 +39,7 @@ def downgrade() -> None:
         batch.drop_constraint("fk_deliveries_after_delivery_id", type_="foreignkey")
         batch.drop_column("after_delivery_id")
     with op.batch_alter_table("messages") as batch:
+        batch.drop_index("ix_messages_supplement_to")
         batch.drop_index("ix_messages_original_id")
         batch.drop_constraint("fk_messages_original_id", type_="foreignkey")
         batch.drop_column("original_id")
