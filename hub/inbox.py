@@ -70,14 +70,16 @@ class Inbox:
     def fetch(self, system: System, message_id: str, form: Form | None) -> tuple[bytes, Form]:
         """The message in the form the caller asks for (default: its system's form).
 
-        Raises NotFound when the message is not addressed to `system`, AtRestKeyUnknown or
-        AtRestTampered when its stored bytes cannot be opened (an operator's problem: 500).
+        Raises NotFound when the message is not addressed to `system` or still waits behind
+        an earlier one (an update behind its original: docs/lifecycle.md), AtRestKeyUnknown
+        or AtRestTampered when its stored bytes cannot be opened (an operator's problem: 500).
         """
         with self.db.reading() as session:
             row = session.execute(
                 select(Message)
                 .join(Delivery, Delivery.message_id == Message.id)
-                .where(Message.id == message_id, Delivery.system_id == system.id)
+                .where(Message.id == message_id, Delivery.system_id == system.id,
+                       Delivery.state != "waiting")
                 .limit(1)
             ).scalar_one_or_none()
         if row is None:
@@ -91,15 +93,16 @@ class Inbox:
     ) -> str:
         """Record the transport receipt; returns the new delivery state.
 
-        Raises NotFound (not this system's message) or Conflict (already acknowledged
-        differently).
+        Raises NotFound (not this system's message, or not yet in its inbox) or Conflict
+        (already acknowledged differently).
         """
         new_state = "delivered" if result == "done" else "refused"
         now = dt.datetime.now(dt.UTC)
         with self.db.transaction() as session:
             deliveries = session.execute(
                 select(Delivery).where(Delivery.message_id == message_id,
-                                       Delivery.system_id == system.id)
+                                       Delivery.system_id == system.id,
+                                       Delivery.state != "waiting")
             ).scalars().all()
             if not deliveries:
                 raise NotFound(f"no message {message_id} for system {system.id}",

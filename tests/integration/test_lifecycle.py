@@ -129,6 +129,9 @@ def test_an_update_listing_one_unit_reaches_every_recipient_of_the_original_link
     assert arrive(receiver, "/commune", 3) == order
     # the pulling district sees each only after it took the one before
     assert inbox(hub, "district") == [supplement["id"]]
+    early = httpx.get(f"{hub.url}/api/v1/inbox/{update['id']}",
+                      headers={"Authorization": f"Bearer {KEYS['district']}"})
+    assert early.status_code == 404 and early.json()["code"] == "inbox_item_not_found"
     ack(hub, "district", supplement["id"])
     assert inbox(hub, "district") == [update["id"]]
     ack(hub, "district", update["id"])
