@@ -116,17 +116,24 @@ def _root_of(session: Session, message_id: str) -> str:
     return str(row.original_id or row.supplement_to or message_id)
 
 
-def _thread(root: str) -> Any:
-    return or_(Message.id == root, Message.supplement_to == root, Message.original_id == root)
+def _thread(session: Session, root: str, *where: Any) -> list[str]:
+    """The ids of the thread's messages (the original, its supplements, everything linked
+    to it) that match `where`: read by the three indexed links first, so that their
+    deliveries are then read by message, never by scanning a busy recipient's."""
+    return list(session.execute(
+        select(Message.id).where(
+            or_(Message.id == root, Message.supplement_to == root, Message.original_id == root),
+            *where)
+    ).scalars())
 
 
 def _widen(sub: Submission, session: Session, directory: Directory,
            root: str) -> list[FieldError]:
     """Add every unit the thread's documents reached to `sub.routes`; a unit no system
     receives for any more is said in a warning."""
+    documents = _thread(session, root, Message.kind == Kind.DOCUMENT.value)
     reached = session.execute(
-        select(Delivery.recipient_org).join(Message, Delivery.message_id == Message.id)
-        .where(_thread(root), Message.kind == Kind.DOCUMENT.value).distinct()
+        select(Delivery.recipient_org).where(Delivery.message_id.in_(documents)).distinct()
     ).scalars().all()
     routes = {rt.recipient: rt for rt in sub.routes}
     warnings: list[FieldError] = []
@@ -151,12 +158,13 @@ def _predecessors(session: Session, root: str, sender: str,
     """For each recipient, the latest delivery to it in the thread from the same sender,
     and whether it is finished. Read without a lock: a predecessor finished between this
     read and the commit is noticed by the sweeper (hub/delivery/release.py)."""
+    mine = _thread(session, root, Message.sender_org == sender)
+    if not mine:
+        return {}
     rows = session.execute(
         select(Delivery.id, Delivery.recipient_org, Delivery.state)
-        .join(Message, Delivery.message_id == Message.id)
-        .where(_thread(root), Message.sender_org == sender,
-               Delivery.recipient_org.in_(list(recipients)))
-        .order_by(Delivery.created_at, Message.received_at, Delivery.id)
+        .where(Delivery.message_id.in_(mine), Delivery.recipient_org.in_(list(recipients)))
+        .order_by(Delivery.created_at, Delivery.id)
     ).all()
     latest: dict[str, tuple[str, bool]] = {}
     for row in rows:
