@@ -13,6 +13,7 @@ from core.model import Form
 from core.settings import Settings
 from hub.auditing import append_about
 from hub.delivery.payload import render
+from hub.delivery.release import release_after
 from hub.store.db import Database
 from hub.store.models import Delivery, Message
 from hub.store.raw import raw_of
@@ -67,14 +68,16 @@ class Inbox:
     def fetch(self, system: System, message_id: str, form: Form | None) -> tuple[bytes, Form]:
         """The message in the form the caller asks for (default: its system's form).
 
-        Raises NotFound when the message is not addressed to `system`, AtRestKeyUnknown or
-        AtRestTampered when its stored bytes cannot be opened (an operator's problem: 500).
+        Raises NotFound when the message is not addressed to `system` or still waits behind
+        an earlier one (an update behind its original: docs/lifecycle.md), AtRestKeyUnknown
+        or AtRestTampered when its stored bytes cannot be opened (an operator's problem: 500).
         """
         with self.db.reading() as session:
             row = session.execute(
                 select(Message)
                 .join(Delivery, Delivery.message_id == Message.id)
-                .where(Message.id == message_id, Delivery.system_id == system.id)
+                .where(Message.id == message_id, Delivery.system_id == system.id,
+                       Delivery.state != "waiting")
                 .limit(1)
             ).scalar_one_or_none()
         if row is None:
@@ -88,15 +91,16 @@ class Inbox:
     ) -> str:
         """Record the transport receipt; returns the new delivery state.
 
-        Raises NotFound (not this system's message) or Conflict (already acknowledged
-        differently).
+        Raises NotFound (not this system's message, or not yet in its inbox) or Conflict
+        (already acknowledged differently).
         """
         new_state = "delivered" if result == "done" else "refused"
         now = dt.datetime.now(dt.UTC)
         with self.db.transaction() as session:
             deliveries = session.execute(
                 select(Delivery).where(Delivery.message_id == message_id,
-                                       Delivery.system_id == system.id)
+                                       Delivery.system_id == system.id,
+                                       Delivery.state != "waiting")
             ).scalars().all()
             if not deliveries:
                 raise NotFound(f"no message {message_id} for system {system.id}",
@@ -118,4 +122,7 @@ class Inbox:
                 detail={"result": result, "reason": reason[:500],
                         "recipients": [d.recipient_org for d in waiting]})],
                 recipients=[d.recipient_org for d in waiting])
+            # what waited behind these (an update behind its original) goes now; a push
+            # delivery among them is sent by the sweeper
+            release_after(session, [d.id for d in waiting], now, dispatched=False)
         return new_state

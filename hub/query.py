@@ -12,11 +12,13 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import or_, select
 from sqlalchemy.orm import selectinload
 
 from core.errors import NotFound
+from core.model import Kind
 from core.settings import Settings
+from hub.ingest.lifecycle import RECALL
 from hub.store.db import Database
 from hub.store.models import Attempt, Delivery, Message, StatusRecord
 from routing.directory import System
@@ -82,6 +84,8 @@ def _delivery(d: Delivery, full: bool, own: bool) -> dict[str, Any]:
         "attempts": [_attempt(a, full, own) for a in d.attempt_log],
         "last_error": d.last_error if full or own else None,
         "next_attempt_at": _iso(d.next_attempt_at),
+        # held (state `waiting`) until this delivery to the same recipient is delivered
+        "after": d.after_delivery_id,
         "finished_at": _iso(d.finished_at),
         "dead_letter": d.state == "dead",
         "deadlines": _deadlines(d),
@@ -118,6 +122,14 @@ def message_view(db: Database, settings: Settings, reader: Caller | System | Non
             select(StatusRecord).where(StatusRecord.message_id == message_id)
             .order_by(StatusRecord.id)
         ).scalars().all()
+        # what changed the document since: updates, revocations, replacements, recalls
+        changes = session.execute(
+            select(Message.id, Message.kind, Message.business_doc_type, Message.status_code,
+                   Message.sender_org, Message.received_at)
+            .where(Message.original_id == message_id,
+                   or_(Message.kind == Kind.DOCUMENT.value, Message.status_code == RECALL))
+            .order_by(Message.received_at, Message.id)
+        ).all()
         events = session.execute(
             select(AuditEvent).where(AuditEvent.message_id == message_id)
             .order_by(AuditEvent.seq)
@@ -149,6 +161,15 @@ def message_view(db: Database, settings: Settings, reader: Caller | System | Non
             "business_doc_type": message.business_doc_type,
             "status_code": message.status_code,
             "response_to": message.response_to,
+            # the original document of an update, replacement, recall or status, and what
+            # changed an original since (docs/lifecycle.md)
+            "original": message.original_id,
+            "changes": [
+                {"id": c.id, "kind": c.kind, "business_doc_type": c.business_doc_type,
+                 "status_code": c.status_code, "sender": c.sender_org,
+                 "received_at": _iso(c.received_at)}
+                for c in changes
+            ],
             "sender": message.sender_org,
             "sender_system": message.sender_system,
             "subject": message.subject,

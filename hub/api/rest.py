@@ -67,6 +67,13 @@ class Accepted(BaseModel):
     supplement_to: str | None = Field(
         default=None, description="a supplement (the same document to further recipients): "
                                   "the document's first message")
+    original: str | None = Field(
+        default=None, description="an update, revocation, replacement, recall or status: "
+                                  "the original document's message (docs/lifecycle.md)")
+    warnings: list[dict[str, object]] = Field(
+        default_factory=list, description="what was accepted with a warning, e.g. "
+                                          "original_unknown: an update of a document the hub "
+                                          "never carried, delivered to the units it lists")
 
 
 class AckIn(BaseModel):

@@ -12,6 +12,7 @@ from typing import Any
 from sqlalchemy import and_, func, or_, select, update
 
 from core.settings import Delivery as DeliverySettings
+from hub.delivery.release import release_stranded
 from hub.metrics import Metrics
 from hub.store.db import Database
 from hub.store.models import Delivery, Outbox
@@ -117,6 +118,7 @@ class Sweeper(threading.Thread):
             try:
                 if not self.broker_up():
                     continue
+                release_stranded(self.db)
                 while sweep_once(self.db, self.dispatch, self.settings,
                                  self.metrics) >= BATCH:
                     pass

@@ -19,6 +19,7 @@ from core.model import Form
 from core.settings import Settings
 from hub.auditing import append_about
 from hub.delivery.payload import render
+from hub.delivery.release import release_after
 from hub.delivery.retry import RetryPolicy
 from hub.metrics import Metrics
 from hub.routing_config import RoutingState
@@ -241,7 +242,13 @@ class DeliveryWorker:
                 detail={"recipient": delivery.recipient_org, "system": delivery.system_id,
                         "attempt": delivery.attempts, "result": detail[:200],
                         "worker": WORKER_NAME})], recipients=[delivery.recipient_org])
+            # what waited behind this one (an update behind its original) goes now
+            released = [r for r in release_after(session, [delivery.id], now, dispatched=True)
+                        if r.push]
         self._count(delivery.adapter, "delivered")
+        for priority in sorted({r.priority for r in released}, reverse=True):
+            self.schedule([r.delivery_id for r in released if r.priority == priority],
+                          priority, 0)
         log.info("delivered %s to %s (attempt %d)", delivery.message_id,
                  delivery.recipient_org, delivery.attempts)
         return Outcome("delivered")

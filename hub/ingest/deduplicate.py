@@ -1,8 +1,9 @@
 """De-duplicate: the key a document is known by, and the digest that says two packages are the
 same document.
 
-A document is known by (sender, DocumentId, BussinessDocType). A package under a key the hub
-already holds is one of three things, decided in the writer (hub/ingest/persist.py), one
+A document is known by (sender, DocumentId, BussinessDocType), an update, replacement or
+revocation also by its content (see `dedup_key`). A package under a key the hub already
+holds is one of three things, decided in the writer (hub/ingest/persist.py), one
 query per batch:
 
 - the same content to recipients all served already: a duplicate, answered with the first
@@ -25,7 +26,7 @@ import json
 from typing import Any
 
 from core.errors import Conflict
-from core.model import Form, Kind
+from core.model import BusinessDocType, Form, Kind
 from core.settings import Limits
 from hub.ingest.submission import Submission
 from schemas.edxml_package import parse_package
@@ -39,7 +40,7 @@ _WHITESPACE = b" \t\r\n"
 
 
 class DocumentIdReused(Conflict):
-    """The sender's DocumentId already names another document (BussinessDocType 0-3 each)."""
+    """The sender's DocumentId already names another new document (BussinessDocType 0)."""
 
     code = "document_id_reused"
     title = "DocumentId already used for another document"
@@ -58,11 +59,21 @@ class DocumentIdReused(Conflict):
 
 
 def dedup_key(sub: Submission) -> str:
-    """Documents: sender, DocumentId and BussinessDocType. Statuses: sender, document, code,
-    timestamp."""
+    """Documents: sender, DocumentId and BussinessDocType, and for an update, replacement or
+    revocation (1-3) its content digest too. Statuses: sender, document, code, timestamp.
+
+    A new document (0) under a DocumentId already used with other content is refused
+    (DocumentIdReused); an update keeps its document's DocumentId by design, so a second
+    update with other content is another update, not a reuse: its key differs by the digest,
+    while the same update again has the same key and is a duplicate. Call it after
+    `content_digest`.
+    """
     env = sub.parsed
     if env.kind is Kind.DOCUMENT:
-        return f"doc|{env.sender}|{env.document_id}|{env.business_doc_type}"
+        key = f"doc|{env.sender}|{env.document_id}|{env.business_doc_type}"
+        if env.business_doc_type != BusinessDocType.NEW.value:
+            key = f"{key}|{sub.content_digest}"
+        return key
     rf = env.response_for
     stamp = env.header.get("timestamp", "")
     return f"status|{env.sender}|{rf.document_id if rf else ''}|{env.status_code}|{stamp}"

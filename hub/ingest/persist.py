@@ -26,7 +26,15 @@ from core.model import Kind
 from core.tables import table_of
 from hub.ingest.correlate import correlate
 from hub.ingest.deduplicate import DocumentIdReused
-from hub.ingest.submission import ALREADY_SENT, NEW, Receipt, RecipientStatus, Submission
+from hub.ingest.lifecycle import link
+from hub.ingest.submission import (
+    ALREADY_SENT,
+    NEW,
+    Lineage,
+    Receipt,
+    RecipientStatus,
+    Submission,
+)
 from hub.store.db import Database
 from hub.store.models import Delivery, Message, Outbox, StatusRecord
 from hub.store.raw import sealed
@@ -64,6 +72,8 @@ def build_rows(sub: Submission, directory: Directory, *, routes: list[Route] | N
 
     `routes` the recipients it is delivered to (all by default); for a supplement, those
     not served by the document's earlier packages, and `supplement_to` the first message.
+    `sub.lineage` (hub/ingest/lifecycle.py) links it to its original document and holds a
+    delivery back (`waiting`) behind its recipient's earlier one, until that is delivered.
     """
     env = sub.parsed
     now = sub.received_at
@@ -77,21 +87,27 @@ def build_rows(sub: Submission, directory: Directory, *, routes: list[Route] | N
     # its deliveries, where (key, recipient) is unique
     key = sub.dedup_key if supplement_to is None else f"{sub.dedup_key}|+{message_id}"
     document_key = sub.dedup_key if env.kind is Kind.DOCUMENT else None
+    lineage = sub.lineage or Lineage()
+    meta = env.metadata()
+    if lineage.warnings:
+        meta["warnings"] = [*meta["warnings"], *(w.as_dict() for w in lineage.warnings)]
     rows = Rows(
         receipt=Receipt(id=message_id, kind=env.kind, document_id=document_id,
                         status="accepted", recipients=[rt.recipient for rt in sub.routes],
                         deliveries=[recipient_status(rt, NEW if rt.recipient in fresh
                                                      else ALREADY_SENT) for rt in sub.routes],
-                        supplement_to=supplement_to, groups=sub.groups),
+                        supplement_to=supplement_to, groups=sub.groups,
+                        original=lineage.original_id, warnings=lineage.warnings),
         message={
             "id": message_id, "kind": env.kind.value, "form": env.form.value,
             "channel": sub.channel, "sender_system": sub.system.id, "sender_org": sender_org,
             "document_id": document_id, "business_doc_type": env.business_doc_type,
             "status_code": env.status_code, "response_to": sub.original_id,
             "dedup_key": key, "content_digest": sub.content_digest,
-            "supplement_to": supplement_to, "subject": env.subject[:500],
+            "supplement_to": supplement_to, "original_id": lineage.original_id,
+            "subject": env.subject[:500],
             "priority": env.priority, "raw": sub.raw, "sha256": digest, "size": len(sub.raw),
-            "meta": env.metadata(), "received_at": now, "groups": sub.groups or None,
+            "meta": meta, "received_at": now, "groups": sub.groups or None,
         },
     )
     routed = []
@@ -99,18 +115,20 @@ def build_rows(sub: Submission, directory: Directory, *, routes: list[Route] | N
         receive = rt.system.receive
         push = receive.mode == "push"
         delivery_id = new_id()
+        after, finished = lineage.after.get(rt.recipient, (None, True))
         rows.deliveries.append({
             "id": delivery_id, "message_id": message_id, "recipient_org": rt.recipient,
             "system_id": rt.system.id, "mode": receive.mode,
             "adapter": receive.adapter if push else "inbox", "form": receive.format,
-            "state": "pending" if push else "available", "attempts": 0,
-            "created_at": now, "updated_at": now, "document_key": document_key,
-            "rule": rt.rule,
+            "state": "waiting" if not finished else "pending" if push else "available",
+            "attempts": 0, "created_at": now, "updated_at": now,
+            "document_key": document_key, "after_delivery_id": after, "rule": rt.rule,
         })
         routed.append({"recipient": rt.recipient, "system": rt.system.id,
                        "mode": receive.mode, "delivery_id": delivery_id,
-                       **({"rule": rt.rule, "how": rt.how} if rt.rule else {})})
-        if push:
+                       **({"rule": rt.rule, "how": rt.how} if rt.rule else {}),
+                       **({"after": after} if not finished else {})})
+        if push and finished:
             # marked dispatched now: the enqueue follows the commit; the sweeper covers a miss
             rows.outbox.append({"delivery_id": delivery_id, "available_at": now,
                                 "dispatched_at": now, "priority": env.priority})
@@ -120,9 +138,12 @@ def build_rows(sub: Submission, directory: Directory, *, routes: list[Route] | N
         "kind": env.kind.value, "form": env.form.value, "channel": sub.channel,
         "sender": env.sender, "business_doc_type": env.business_doc_type,
         "status_code": env.status_code, "size": len(sub.raw),
-        "warnings": [w.as_dict() for w in env.warnings], "signature": env.signature}
+        "warnings": [w.as_dict() for w in (*env.warnings, *lineage.warnings)],
+        "signature": env.signature}
     if sub.groups:
         received["groups"] = sub.groups
+    if env.kind is Kind.DOCUMENT and sub.lineage is not None:
+        received["original"] = lineage.original_id
     if supplement_to is not None:
         received["supplement_to"] = supplement_to
         received["already_sent"] = [rt.recipient for rt in sub.routes
@@ -136,14 +157,17 @@ def build_rows(sub: Submission, directory: Directory, *, routes: list[Route] | N
                            document_id=document_id, sha256=digest),
     ]
     if env.kind is Kind.STATUS and sub.original_id:
+        # the document's one history, whichever of its packages (first, supplement, update)
+        # the status answers: that one is the status message's response_to
+        history_of = lineage.original_id or sub.original_id
         rows.statuses.append({
-            "message_id": sub.original_id, "status_message_id": message_id,
+            "message_id": history_of, "status_message_id": message_id,
             "status_code": env.status_code or "", "from_org": sender_org,
             "description": str(env.header.get("description", ""))[:4000],
             "timestamp": str(env.header.get("timestamp", "")), "recorded_at": now,
         })
         rows.events.append(audit.PendingEvent(
-            "status.recorded", actor=sub.system.id, message_id=sub.original_id,
+            "status.recorded", actor=sub.system.id, message_id=history_of,
             detail={"status_code": env.status_code, "status_message_id": message_id},
             organizations=orgs, document_id=document_id, sha256=digest))
     return rows
@@ -215,25 +239,32 @@ def write_batch(session: Session, batch: list[_Pending], directory: Directory,
         sub = p.sub
         first = existing.get(sub.dedup_key)
         supplement_to = None
+        if first is not None and sub.kind is Kind.DOCUMENT and not first.same_document(sub):
+            p.future.set_exception(DocumentIdReused(first.document_id, first.id))
+            continue
+        if first is not None and sub.kind is not Kind.DOCUMENT:
+            answers.append((p, duplicate_receipt(sub, first.id, first.document_id)))
+            replays.append(_replay_event(sub, first.id, first.document_id))
+            continue
+        # the routing snapshot the submission started with (hub/routing_config.py)
+        snapshot = sub.directory or directory
+        try:
+            correlate(sub, session, snapshot)
+            # an update, replacement or recall: to every recipient of its original
+            link(sub, session, snapshot)
+        except PermanentError as exc:
+            p.future.set_exception(exc)
+            continue
         fresh = sub.routes
         if first is not None:
-            if sub.kind is Kind.DOCUMENT and not first.same_document(sub):
-                p.future.set_exception(DocumentIdReused(first.document_id, first.id))
-                continue
             done = served.get(sub.dedup_key, set())
             fresh = [rt for rt in sub.routes if rt.recipient not in done]
-            if sub.kind is not Kind.DOCUMENT or not fresh:
+            if not fresh:
                 answers.append((p, duplicate_receipt(sub, first.id, first.document_id)))
                 replays.append(_replay_event(sub, first.id, first.document_id))
                 continue
             supplement_to = first.id
-        try:
-            correlate(sub, session, sub.directory or directory)
-        except PermanentError as exc:
-            p.future.set_exception(exc)
-            continue
-        rows = build_rows(sub, sub.directory or directory, routes=fresh,
-                          supplement_to=supplement_to)
+        rows = build_rows(sub, snapshot, routes=fresh, supplement_to=supplement_to)
         if first is None:
             existing[sub.dedup_key] = _First(rows.receipt.id, rows.receipt.document_id,
                                              sub.content_digest, rows.message["sha256"])
@@ -273,10 +304,11 @@ def _replay_event(sub: Submission, first_id: str, document_id: str | None) -> au
 
 def duplicate_receipt(sub: Submission, first_id: str, document_id: str | None) -> Receipt:
     """Every recipient was served by the first package (or an earlier supplement)."""
+    lineage = sub.lineage or Lineage()
     return Receipt(id=first_id, kind=sub.kind, document_id=document_id, status="duplicate",
                    recipients=[rt.recipient for rt in sub.routes],
                    deliveries=[recipient_status(rt, ALREADY_SENT) for rt in sub.routes],
-                   groups=sub.groups)
+                   groups=sub.groups, original=lineage.original_id, warnings=lineage.warnings)
 
 
 def recipient_status(rt: Route, status: str) -> RecipientStatus:

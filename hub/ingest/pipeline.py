@@ -80,8 +80,8 @@ class Ingest:
         verify(sub, self.verifier, directory)
         authorise(sub, directory)
         route(sub, directory, self.settings, config.rules)
-        sub.dedup_key = dedup_key(sub)
         sub.content_digest = content_digest(sub, self.settings.limits)
+        sub.dedup_key = dedup_key(sub)
         receipt, outbox = self._store(sub)
         if outbox:
             self.dispatcher.dispatch(outbox, priority=sub.parsed.priority)

@@ -6,9 +6,23 @@ import datetime as dt
 from dataclasses import dataclass, field
 from typing import Any
 
+from core.errors import FieldError
 from core.model import Envelope, Kind
 from routing.directory import Directory, System
 from routing.router import Route
+
+
+@dataclass
+class Lineage:
+    """Where a message stands in its document's life (hub/ingest/lifecycle.py): the original
+    document of its thread, and for each recipient the earlier delivery it waits for."""
+
+    # the thread's original document; None for an update whose original the hub never saw
+    original_id: str | None = None
+    # recipient -> (the delivery it waits for, whether that one is finished already)
+    after: dict[str, tuple[str, bool]] = field(default_factory=dict)
+    # said in the answer, the message record and the audit trail (never silently)
+    warnings: list[FieldError] = field(default_factory=list)
 
 
 @dataclass
@@ -31,6 +45,8 @@ class Submission:
     content_digest: str | None = None
     # for a status: the document it answers
     original_id: str | None = None
+    # an update, replacement, recall or status: its thread (hub/ingest/lifecycle.py)
+    lineage: Lineage | None = None
 
     @property
     def parsed(self) -> Envelope:
@@ -70,7 +86,9 @@ class Receipt:
 
     `recipients` names every recipient that receives the document, from this submission or
     an earlier one; `deliveries` says which, one entry per recipient. A supplement (the same
-    document to further recipients) names the first message in `supplement_to`.
+    document to further recipients) names the first message in `supplement_to`; an update,
+    replacement or recall names its original document in `original`, and `warnings` says
+    when there is none the hub knows (docs/lifecycle.md).
     """
 
     id: str
@@ -82,6 +100,8 @@ class Receipt:
     supplement_to: str | None = None
     # the recipient groups the package named: [{code, name, members}] (routing/groups.py)
     groups: list[dict[str, Any]] = field(default_factory=list)
+    original: str | None = None
+    warnings: list[FieldError] = field(default_factory=list)
 
     def as_dict(self) -> dict[str, object]:
         out: dict[str, object] = {
@@ -95,4 +115,8 @@ class Receipt:
         }
         if self.supplement_to is not None:
             out["supplement_to"] = self.supplement_to
+        if self.original is not None:
+            out["original"] = self.original
+        if self.warnings:
+            out["warnings"] = [w.as_dict() for w in self.warnings]
         return out

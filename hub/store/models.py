@@ -48,7 +48,10 @@ class Message(Base):
     # the content digest that tells the same document from another under the same key
     content_digest: Mapped[str | None] = mapped_column(String(64))
     # a supplement points at the document's first message
-    supplement_to: Mapped[str | None] = mapped_column(ForeignKey("messages.id"))
+    supplement_to: Mapped[str | None] = mapped_column(ForeignKey("messages.id"), index=True)
+    # an update, replacement or recall, and every status, points at the original document
+    # of its thread (docs/lifecycle.md)
+    original_id: Mapped[str | None] = mapped_column(ForeignKey("messages.id"), index=True)
     subject: Mapped[str] = mapped_column(String(500), default="")
     priority: Mapped[int] = mapped_column(Integer, default=0)
     # the package as stored, in column `raw`: sealed when protection at rest is on, so it is
@@ -109,6 +112,10 @@ class Delivery(Base):
     answer_flagged_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
     # the routing rule that added this recipient (copy_to) or chose its system (via)
     rule: Mapped[str | None] = mapped_column(String(64))
+    # held (state `waiting`) until this earlier delivery to the same recipient is delivered:
+    # an update never overtakes its original, a status never overtakes the one before it
+    after_delivery_id: Mapped[str | None] = mapped_column(ForeignKey("deliveries.id"),
+                                                          index=True)
 
     message: Mapped[Message] = relationship(back_populates="deliveries")
     attempt_log: Mapped[list[Attempt]] = relationship(order_by="Attempt.number")

@@ -83,14 +83,33 @@ def sender_and_addressees(raw: bytes) -> tuple[str, set[str]]:
     return sender, ids("ResponseFor") if status else ids("To")
 
 
+def recalled(raw: bytes) -> tuple[str, str] | None:
+    """A recall (status 13): its sender and the DocumentId it recalls."""
+    header = parse_package(raw, Limits()).root.find(f".//{{{NS}}}MessageHeader")
+    assert header is not None
+    if header.findtext(f"{{{NS}}}StatusCode") != "13":
+        return None
+    return (header.findtext(f"{{{NS}}}From/{{{NS}}}OrganId", ""),
+            header.findtext(f"{{{NS}}}ResponseFor/{{{NS}}}DocumentId", ""))
+
+
 def deliver_and_check(hub: LiveHub, receiver: Receiver, channel: str,
                       entries: list[CorpusEntry]) -> None:
     expected: list[tuple[str, str, bytes]] = []  # (message id, receiving system, raw)
+    # (sender, DocumentId) -> every unit its packages reached (docs/lifecycle.md)
+    reached: dict[tuple[str, str], set[str]] = {}
     for known in entries:
         raw = known.raw()
         sender, addressees = sender_and_addressees(raw)
+        recall = recalled(raw)
+        if recall is not None:  # a recall reaches every unit the document reached
+            addressees |= reached.get(recall, set())
         sent = send(hub, channel, CORPUS_ORGS[sender][0], raw, status=known.kind is Kind.STATUS)
         assert set(sent["recipients"]) == addressees, known.name
+        if known.kind is Kind.DOCUMENT:
+            document_id = parse_package(raw, Limits()).root.findtext(
+                f".//{{{NS}}}MessageHeader/{{{NS}}}DocumentId", "")
+            reached.setdefault((sender, document_id), set()).update(sent["recipients"])
         expected += [(sent["id"], CORPUS_ORGS[org][0], raw) for org in sent["recipients"]]
 
     def arrived() -> bool:

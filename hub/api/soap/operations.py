@@ -157,6 +157,8 @@ def _receipt(call: Call, receipt: Receipt) -> etree._Element:
         holder = _add(out, "Groups", None)
         for group in receipt.groups:
             _group(holder, group)
+    _add_optional(out, "Original", receipt.original)
+    _warnings(out, [w.as_dict() for w in receipt.warnings])
     return out
 
 
@@ -263,16 +265,28 @@ def get_trace(call: Call) -> etree._Element:
         _add(entry, "From", record["from"])
         _add_optional(entry, "Description", record["description"])
         _add_optional(entry, "Timestamp", record["timestamp"])
-    for warning in view["warnings"]:
+    _warnings(out, view["warnings"])
+    for group in view["groups"]:
+        _group(out, group)
+    _add_optional(out, "Original", view["original"])
+    for change in view["changes"]:
+        entry = _add(out, "Change", None)
+        _add(entry, "MessageId", change["id"])
+        _add(entry, "Kind", change["kind"])
+        if change["kind"] == Kind.DOCUMENT.value:
+            _add(entry, "BussinessDocType", change["business_doc_type"])
+        _add_optional(entry, "StatusCode", change["status_code"])
+    return out
+
+
+def _warnings(out: etree._Element, warnings: list[dict[str, Any]]) -> None:
+    for warning in warnings:
         entry = _add(out, "Warning", None)
         _add(entry, "Path", warning.get("path") or "/")
         _add_optional(entry, "Line", warning.get("line"))
         _add_optional(entry, "Code", warning.get("code"))
         _add(entry, "Message", warning.get("message") or "")
         _add_optional(entry, "MessageVi", warning.get("message_vi"))
-    for group in view["groups"]:
-        _group(out, group)
-    return out
 
 
 def get_organizations(call: Call) -> etree._Element:
