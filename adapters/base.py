@@ -4,6 +4,11 @@ An adapter raises TransientError when trying again later may work (timeouts, 5xx
 connections) and PermanentError (usually DeliveryRejected) when it never will; returning
 means the receiver has the message. The hub does the retrying, never the adapter.
 
+An adapter class declares, as class attributes read before it is built:
+    name          the name a system's `receive.adapter` uses
+    options       a pydantic model of its own settings, validated at start-up from each
+                  system's `receive.options` (None: the adapter takes none)
+    capabilities  Capabilities: push, poll, the forms it delivers
 An adapter may also check, at start-up, that a system's configuration can work with it
 (ConfigurationCheck); a system that cannot is refused before any delivery is attempted.
 """
@@ -11,9 +16,65 @@ An adapter may also check, at start-up, that a system's configuration can work w
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Protocol, runtime_checkable
+from typing import Protocol, TypeVar, runtime_checkable
 
+from pydantic import BaseModel, ValidationError
+
+from core.errors import AdapterMisconfigured, FieldError
 from routing.directory import Receive
+
+FORMS = ("json", "edxml")
+M = TypeVar("M", bound=BaseModel)
+
+
+@dataclass(frozen=True)
+class Capabilities:
+    """What an adapter can do: push deliveries, poll a platform for what it has for the
+    hub, and the forms (`receive.format`) it delivers."""
+
+    push: bool = True
+    poll: bool = False
+    forms: tuple[str, ...] = FORMS
+
+    def describe(self) -> str:
+        ways = [w for w, on in (("push", self.push), ("poll", self.poll)) if on]
+        return f"{'+'.join(ways) or 'none'} ({', '.join(self.forms)})"
+
+
+def capabilities_of(adapter: object) -> Capabilities:
+    """An adapter's (or its class's) declared capabilities; push of both forms if none."""
+    found = getattr(adapter, "capabilities", None)
+    return found if isinstance(found, Capabilities) else Capabilities()
+
+
+def options_model_of(adapter: object) -> type[BaseModel] | None:
+    """An adapter's (or its class's) options model, or None when it takes no options."""
+    found = getattr(adapter, "options", None)
+    return found if isinstance(found, type) and issubclass(found, BaseModel) else None
+
+
+def validate_options(model: type[M], system_id: str, receive: Receive) -> M:
+    """A system's `receive.options` as the adapter's model.
+
+    Raises AdapterMisconfigured naming the system and every wrong field
+    (`receive.options.host`), with a FieldError per field.
+    """
+    try:
+        return model.model_validate(receive.options)
+    except ValidationError as exc:
+        errors = [FieldError("receive.options." + ".".join(str(p) for p in e["loc"]),
+                             e["msg"]) for e in exc.errors()]
+        listed = "; ".join(f"{e.path}: {e.message}" for e in errors)
+        raise AdapterMisconfigured(
+            f"system {system_id}: {listed}", errors=errors,
+            detail_vi=f"hệ thống {system_id}: cấu hình receive.options không hợp lệ: "
+                      f"{listed}") from exc
+
+
+def delivery_options(model: type[M], delivery: OutboundDelivery) -> M:
+    """The delivery's system's options (already checked at start-up); raises what
+    validate_options raises."""
+    return validate_options(model, delivery.system_id, delivery.endpoint)
 
 
 @dataclass(frozen=True)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from urllib.parse import quote, urlsplit
 
-from adapters.base import DeliveryResult, OutboundDelivery
+from adapters.base import Capabilities, DeliveryResult, OutboundDelivery
 from core.errors import AdapterMisconfigured, DeliveryRejected, TransientError
 from routing.directory import Receive
 from security.egress import Egress, EgressTimeout
@@ -34,6 +34,8 @@ def delivery_headers(d: OutboundDelivery) -> dict[str, str]:
 
 class RestPushAdapter:
     name = "rest"
+    capabilities = Capabilities(push=True, poll=False, forms=("json", "edxml"))
+    options = None  # configured by receive.url, not receive.options
 
     def __init__(self, egress: Egress) -> None:
         self._egress = egress

@@ -33,7 +33,7 @@ from zeep.wsse.username import UsernameToken
 from zeep.xsd.elements.any import Any as AnyElement
 from zeep.xsd.types.builtins import Base64Binary, String
 
-from adapters.base import DeliveryResult, OutboundDelivery
+from adapters.base import Capabilities, DeliveryResult, OutboundDelivery
 from adapters.rest_push import RETRYABLE, delivery_headers
 from core.errors import AdapterMisconfigured, DeliveryRejected, HubError, TransientError
 from routing.directory import Receive, SoapEndpoint
@@ -256,6 +256,8 @@ def _headers(headers: dict[str, str]) -> Iterator[None]:
 
 class SoapPushAdapter:
     name = "soap"
+    capabilities = Capabilities(push=True, poll=False, forms=("json", "edxml"))
+    options = None  # configured by receive.url, receive.soap, not receive.options
 
     def __init__(self, egress: Egress) -> None:
         self._egress = egress

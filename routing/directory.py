@@ -91,6 +91,9 @@ class Receive(BaseModel):
     # this system's own retry schedule (core/retry.py); None takes the hub's
     # (settings `delivery.retry_schedule`)
     retry: RetrySchedule | None = None
+    # the adapter's own settings, checked at start-up against its options model
+    # (adapters/base.py, docs/adapters.md)
+    options: dict[str, Any] = Field(default_factory=dict)
 
 
 # signature algorithms by name, one vocabulary for XML-DSig and JWS (security/signatures/
@@ -261,7 +264,10 @@ class Directory:
             self._systems[system.id] = system
             for key_hash in system.api_key_hashes:
                 self._by_key[key_hash] = system
-            if system.receive.mode == "push" and not system.receive.url and not system.receive.soap:
+            # the built-in push adapters need an address; a plugin's own check (at start-up,
+            # adapters/registry.py) says what it needs
+            if system.receive.mode == "push" and system.receive.adapter in ("rest", "soap") \
+                    and not system.receive.url and not system.receive.soap:
                 raise DirectoryError(f"system {system.id} receives by push but has no url")
             for code in system.organizations:
                 canonical = self.canonical(code)

@@ -12,8 +12,10 @@ app = typer.Typer(help="Delivery adapters", no_args_is_help=True)
 
 @app.command("list")
 def adapters_list(config: ConfigOpt = None) -> None:
-    """Installed and configured adapters, and where each came from."""
-    from adapters.registry import builtin_factories
+    """Installed and configured adapters: built in, or from the entry-point group
+    `lienthong.adapters`; their distribution, version, capabilities and users."""
+    from adapters.registry import capabilities_of_source, discover
+    from core.errors import HubError
     from routing.directory import Directory
 
     settings = settings_from(config)
@@ -22,10 +24,19 @@ def adapters_list(config: ConfigOpt = None) -> None:
     for s in directory.systems():
         if s.receive.mode == "push":
             used.setdefault(s.receive.adapter, []).append(s.id)
-    table = Table("adapter", "provided by", "used by")
-    for name, factory in sorted(builtin_factories().items()):
-        table.add_row(name, f"lienthong (built in: {factory.__module__})",
-                      ", ".join(used.get(name, [])) or "-")
-    table.add_row("inbox", "lienthong (pull mode)", ", ".join(
-        s.id for s in directory.systems() if s.receive.mode == "pull") or "-")
+    table = Table("adapter", "version", "distribution", "capabilities", "used by")
+    sources = discover()
+    for name, source in sorted(sources.items()):
+        try:
+            caps = capabilities_of_source(source).describe()
+        except HubError as exc:
+            caps = f"[red]cannot load: {exc.detail}[/red]"
+        where = f"{source.distribution} (built in)" if source.builtin \
+            else f"{source.distribution} ({source.target})"
+        table.add_row(name, source.version, where, caps, ", ".join(used.get(name, [])) or "-")
+    for name in sorted(set(used) - set(sources)):
+        table.add_row(name, "-", "[red]not installed[/red]", "-", ", ".join(used[name]))
+    pull = [s.id for s in directory.systems() if s.receive.mode == "pull"]
+    table.add_row("inbox", "-", "lienthong (built in: pull mode, hub/inbox.py)",
+                  "pull (json, edxml)", ", ".join(pull) or "-")
     console.print(table)
