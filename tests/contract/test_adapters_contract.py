@@ -9,7 +9,15 @@ import pytest
 from adapters.base import Adapter
 from adapters.rest_push import RestPushAdapter
 from adapters.soap_push import SoapPushAdapter
-from adapters.testing import ACCEPT, BUSY, REFUSE, SYSTEM, UNREACHABLE, AdapterContract
+from adapters.testing import (
+    ACCEPT,
+    BUSY,
+    REFUSE,
+    SLOW,
+    SYSTEM,
+    UNREACHABLE,
+    AdapterContract,
+)
 from routing.directory import Receive, SoapEndpoint
 from security.egress import Egress
 from tests.legacy_soap import LegacyService, run_legacy_service
@@ -31,10 +39,15 @@ class TestRestPush(AdapterContract):
             return Receive(mode="push", url=f"http://127.0.0.1:{free_port()}/in")
         if behaviour in (BUSY, REFUSE):
             self.receiver.fail("/in", 503 if behaviour == BUSY else 400)
+        if behaviour == SLOW:
+            self.receiver.delay_s = 3.0
         return Receive(mode="push", url=f"{self.receiver.url}/in")
 
     def delivered(self) -> list[bytes]:
         return [r.body for r in self.receiver.at("/in")]
+
+    def message_ids(self) -> list[str]:
+        return self.receiver.message_ids("/in")
 
     def misconfigured(self) -> Receive:
         return Receive(mode="push", soap=SoapEndpoint(wsdl="http://qlvb.invalid/q?wsdl"))
@@ -56,12 +69,18 @@ class TestSoapPush(AdapterContract):
             wsdl = f"http://127.0.0.1:{free_port()}/qlvb?wsdl"
         elif behaviour in (BUSY, REFUSE):
             self.service.plan.append("server" if behaviour == BUSY else "client")
-        assert behaviour in (ACCEPT, BUSY, REFUSE, UNREACHABLE)
+        elif behaviour == SLOW:
+            self.service.slow_s = 3.0
+            self.service.plan.append("slow")
+        assert behaviour in (ACCEPT, BUSY, REFUSE, UNREACHABLE, SLOW)
         return Receive(mode="push", adapter="soap",
                        soap=SoapEndpoint(wsdl=wsdl, operation="NhanVanBan"))
 
     def delivered(self) -> list[bytes]:
         return [c.content.encode("utf-8") for c in self.service.accepted()]
+
+    def message_ids(self) -> list[str]:
+        return [c.headers.get("X-Lienthong-Message-Id", "") for c in self.service.accepted()]
 
     def misconfigured(self) -> Receive:
         return Receive(mode="push", adapter="soap", url="http://qlvb.invalid/soap")
