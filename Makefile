@@ -6,10 +6,12 @@ STAMP  := $(VENV)/.installed
 
 .PHONY: run test lint bench mutation install clean
 
-$(STAMP): pyproject.toml constraints.txt
+$(STAMP): pyproject.toml constraints.txt examples/lienthong-sftp/pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
 	$(BIN)/python -m pip install --quiet -c constraints.txt -e '.[dev]'
+	# the example third-party adapter, found through its entry point (docs/adapters.md)
+	$(BIN)/python -m pip install --quiet -c constraints.txt -e examples/lienthong-sftp
 	touch $(STAMP)
 
 install: $(STAMP)

@@ -196,7 +196,6 @@ class AdapterContract:
         assert ids[0] == ids[1], (
             f"two attempts of one message reached the receiver as {ids!r}; send "
             "delivery.message_id (the same on every attempt), not delivery_id or a new id")
-        assert self.delivered() == [self.payload, self.payload]
 
     def test_declares_its_contract(self) -> None:
         adapter = self.make_adapter(Egress())

@@ -27,6 +27,7 @@ from __future__ import annotations
 import concurrent.futures
 import logging
 import os
+import socket
 import ssl
 import time
 from collections.abc import Callable, Iterable, Mapping
@@ -129,8 +130,15 @@ def registered_destinations(systems: Iterable[System]) -> dict[str, list[str]]:
         urls = [receive.url] if receive.url else []
         if receive.soap is not None:
             urls.append(receive.soap.wsdl)
-        out[system.id] = [u for u in urls if u.lower().startswith(("http://", "https://"))]
+        out[system.id] = [u for u in urls if u.lower().startswith(("http://", "https://"))
+                          or u.lower().startswith(STREAM_PREFIXES)]
     return out
+
+
+# schemes a plugin may get a checked socket for (SystemEgress.connect): encrypted transports
+# that are not HTTP; the socket carries the plugin's own protocol (docs/adapters.md)
+STREAM_SCHEMES = ("sftp", "ssh")
+STREAM_PREFIXES = tuple(f"{s}://" for s in STREAM_SCHEMES)
 
 
 class SystemEgress:
@@ -169,6 +177,17 @@ class SystemEgress:
     def post(self, url: str, **kwargs: Any) -> EgressResponse:
         """A POST through the gateway; raises what `request` raises."""
         return self.request("POST", url, **kwargs)
+
+    def connect(self, url: str, *, timeout: float | None = None) -> socket.socket:
+        """A TCP connection, checked as a request is, to one of this system's registered
+        `sftp://` or `ssh://` destinations, for a plugin whose protocol is not HTTP (the
+        caller owns and closes the socket).
+
+        Raises EgressDenied (the codes of `request`, or `egress_no_tunnel` when the
+        destination is outside the internal zone and an upstream proxy is configured),
+        EgressTimeout, EgressUnreachable.
+        """
+        return self._gateway.connect(self.system_id, url, timeout=timeout)
 
 
 class Egress:
@@ -256,6 +275,50 @@ class Egress:
         self._observed(label, f"{answer.status // 100}xx", elapsed)
         return httpx.Response(answer.status, headers=answer.headers, content=answer.content,
                               request=request)
+
+    def connect(self, system_id: str, url: str, *, timeout: float | None = None
+                ) -> socket.socket:
+        """A checked socket on behalf of `system_id`; see SystemEgress.connect."""
+        try:
+            target = Origin.of(url)
+        except ValueError as exc:
+            raise self._refuse(system_id, str(url)[:200], "unregistered", Refusal(
+                "egress_not_registered", f"system {system_id} may not reach {url!r}: not an "
+                f"absolute URL ({exc})", f"{url!r} không phải địa chỉ hợp lệ")) from exc
+        policy = self.policy
+        label = str(target) if policy.registered(target) else "unregistered"
+        where = str(target)
+        refusal = policy.admit(system_id, target, STREAM_SCHEMES)
+        if refusal is not None:
+            raise self._refuse(system_id, where, label, refusal)
+        started = time.monotonic()
+        addresses = self._resolve(target, label, started)
+        route = policy.vet(system_id, target, addresses)
+        if isinstance(route, Refusal):
+            raise self._refuse(system_id, where, label, route)
+        if self.proxy is not None and not route.internal:
+            raise self._refuse(system_id, where, label, Refusal(
+                "egress_no_tunnel",
+                f"system {system_id} may not reach {target}: it is outside the internal zone "
+                "and the hub leaves it only through the upstream proxy, which carries HTTP",
+                f"hệ thống {system_id} không được kết nối tới {target}: ngoài vùng nội bộ chỉ "
+                "đi qua proxy HTTP"))
+        wait = min(self.settings.connect_timeout_s, timeout or self.default_timeout)
+        last: OSError | None = None
+        for address in route.addresses:
+            try:
+                sock = socket.create_connection((address, target.port), timeout=wait)
+            except TimeoutError as exc:
+                self._observed(label, "timeout", time.monotonic() - started)
+                raise EgressTimeout(f"timed out connecting to {where}") from exc
+            except OSError as exc:
+                last = exc
+                continue
+            sock.settimeout(timeout or self.default_timeout)
+            self._observed(label, "connected", time.monotonic() - started)
+            return sock
+        self._observed(label, "unreachable", time.monotonic() - started)
+        raise EgressUnreachable(f"cannot reach {where}: {last}"[:500]) from last
 
     def _resolve(self, target: Origin, label: str, started: float) -> list[str]:
         if ip_literal(target.host) is not None:

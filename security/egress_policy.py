@@ -94,7 +94,7 @@ class Origin:
         if not parsed.scheme or not parsed.raw_host:
             raise ValueError("not an absolute URL with a host")
         scheme = parsed.scheme.lower()
-        port = parsed.port or {"https": 443, "http": 80}.get(scheme, 0)
+        port = parsed.port or {"https": 443, "http": 80, "sftp": 22, "ssh": 22}.get(scheme, 0)
         return cls(scheme, parsed.raw_host.decode("ascii").lower(), port)
 
 
@@ -157,12 +157,16 @@ class Policy:
         """Whether any system registers this origin (a bounded label for metrics)."""
         return origin in self._owners
 
-    def admit(self, system_id: str, origin: Origin) -> Refusal | None:
-        """Before any name is resolved: is this origin one of the system's?"""
-        if origin.scheme not in ("http", "https"):
+    def admit(self, system_id: str, origin: Origin,
+              schemes: tuple[str, ...] = ("http", "https")) -> Refusal | None:
+        """Before any name is resolved: is this origin one of the system's? `schemes`: those
+        the caller speaks (http(s) requests; sftp/ssh for a checked socket)."""
+        if origin.scheme not in schemes:
             return Refusal("egress_not_registered",
-                           f"{origin.scheme}: is not a scheme the hub speaks (http or https)",
-                           f"giao thức {origin.scheme}: không được hỗ trợ (chỉ http, https)")
+                           f"{origin.scheme}: is not a scheme the hub speaks here "
+                           f"({' or '.join(schemes)})",
+                           f"giao thức {origin.scheme}: không được hỗ trợ "
+                           f"(chỉ {', '.join(schemes)})")
         if origin in self.origins(system_id):
             return None
         owners = [s for s in self._owners.get(origin, []) if s != system_id]

@@ -1,0 +1,1 @@
+"""lienthong-sftp: deliver packages into a receiving system's SFTP folder."""
