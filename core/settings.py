@@ -81,6 +81,11 @@ class Delivery(BaseModel):
     # the attempt lease: a claim lasts this long and is renewed every third of it while the
     # attempt runs, so a long attempt keeps its claim and a dead worker's expires in seconds
     lease_s: float = Field(default=15.0, gt=0)
+    # the circuit breaker per receiving system (hub/delivery/breaker.py): after this many
+    # transient failures in a row its deliveries wait (no attempt is spent) and one probe
+    # goes every breaker_cooldown_s until one succeeds; 0 turns the breaker off
+    breaker_failures: int = Field(default=5, ge=0)
+    breaker_cooldown_s: float = Field(default=60.0, gt=0)
     # the dispatch lease: an outbox row sent to the broker and not claimed this long after
     # it was due is sent again; the wait doubles with the row's age (a long backlog is not
     # re-sent every sweep), up to dispatch_lease_max_s

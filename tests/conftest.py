@@ -64,7 +64,8 @@ def sqlite_url(tmp_path: Path) -> str:
 
 
 FAST_DELIVERY = {"min_backoff_ms": 50, "max_backoff_ms": 200, "timeout_s": 5.0,
-                 "sweep_interval_s": 0.5, "lease_s": 5.0, "worker_threads": 4}
+                 "sweep_interval_s": 0.5, "lease_s": 5.0, "worker_threads": 4,
+                 "breaker_cooldown_s": 0.5}
 
 
 @pytest.fixture

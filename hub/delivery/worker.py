@@ -18,13 +18,14 @@ from core.errors import HubError, PermanentError, TransientError
 from core.model import Form
 from core.settings import Settings
 from hub.auditing import append_about
+from hub.delivery.breaker import Breaker
 from hub.delivery.payload import render
 from hub.delivery.release import release_after
 from hub.delivery.retry import RetryPolicy
 from hub.metrics import Metrics
 from hub.routing_config import RoutingState
 from hub.store.db import Database
-from hub.store.models import Attempt, Delivery, Message, Outbox
+from hub.store.models import Attempt, Delivery, DestinationHealth, Message, Outbox
 from hub.store.raw import raw_of
 from routing.directory import Directory
 from security import audit
@@ -64,6 +65,8 @@ class DeliveryWorker:
         self.schedule = schedule
         self.metrics: Metrics | None = None
         self.sealer = Sealer()  # protection at rest: HubContext.build sets the configured one
+        # per receiving system: stop hammering a dead one, probe it, resume
+        self.breaker = Breaker(db, settings.delivery)
         # claims held by attempts running in this process, renewed by one thread
         self._held: set[str] = set()
         self._held_lock = threading.Lock()
@@ -107,6 +110,10 @@ class DeliveryWorker:
     def run(self, delivery_id: str) -> Outcome:
         """One attempt at one delivery. Raises only when the database is unavailable."""
         started = utcnow()
+        if self.breaker.enabled:
+            deferred = self._defer_if_open(delivery_id, started)
+            if deferred is not None:
+                return deferred
         if not self.claim(delivery_id, started):
             return Outcome("skipped")
         self._hold(delivery_id)
@@ -132,6 +139,9 @@ class DeliveryWorker:
             adapter = self.adapters.get(delivery.adapter)
             result = adapter.deliver(outbound)
         except TransientError as exc:
+            if self.breaker.failed(delivery.system_id, utcnow(), exc.detail):
+                log.warning("system %s: circuit opened after %s", delivery.system_id,
+                            exc.detail[:200])
             return self._failed(delivery, started, exc, permanent=False, priority=priority,
                                 policy=policy)
         except PermanentError as exc:
@@ -147,7 +157,66 @@ class DeliveryWorker:
             log.exception("adapter %s crashed on delivery %s", delivery.adapter, delivery_id)
             return self._failed(delivery, started, TransientError(f"adapter error: {exc!r}"),
                                 permanent=False, priority=priority, policy=policy)
-        return self._succeeded(delivery, started, result.detail)
+        outcome = self._succeeded(delivery, started, result.detail)
+        if self.breaker.succeeded(delivery.system_id, utcnow()):
+            log.info("system %s: circuit closed, its waiting deliveries resume",
+                     delivery.system_id)
+            self._resume(delivery.system_id, utcnow())
+        return outcome
+
+    def _defer_if_open(self, delivery_id: str, now: dt.datetime) -> Outcome | None:
+        """While the system's breaker is open, move the delivery to the breaker's retry time
+        without an attempt; None when it may go (or is not waiting: the claim decides)."""
+        with self.db.reading() as session:
+            row = session.execute(
+                select(Delivery.system_id, Delivery.state, Message.priority,
+                       DestinationHealth.state.label("breaker"))
+                .join(Message, Delivery.message_id == Message.id)
+                .outerjoin(DestinationHealth,
+                           DestinationHealth.system_id == Delivery.system_id)
+                .where(Delivery.id == delivery_id)).one_or_none()
+        if row is None or row.state not in ("pending", "retrying") \
+                or row.breaker in (None, "closed"):
+            return None
+        until = self.breaker.admit(row.system_id, now)
+        if until is None:
+            return None
+        with self.db.transaction() as session:
+            moved = session.execute(
+                update(Delivery)
+                .where(Delivery.id == delivery_id, Delivery.state.in_(("pending", "retrying")))
+                .values(next_attempt_at=until, updated_at=now))
+            if not moved.rowcount:  # type: ignore[attr-defined]
+                return None
+            session.execute(update(Outbox).where(Outbox.delivery_id == delivery_id)
+                            .values(available_at=until, dispatched_at=now))
+        delay_ms = max(0, int((until - now).total_seconds() * 1000))
+        self._count(self._adapter_of(delivery_id), "deferred")
+        self.schedule([delivery_id], row.priority, delay_ms)
+        return Outcome("deferred", delay_ms)
+
+    def _adapter_of(self, delivery_id: str) -> str:
+        with self.db.reading() as session:
+            return str(session.scalar(select(Delivery.adapter)
+                                      .where(Delivery.id == delivery_id)) or "")
+
+    def _resume(self, system_id: str, now: dt.datetime) -> None:
+        """The breaker closed: the system's deliveries that waited for it go now."""
+        with self.db.transaction() as session:
+            rows = session.execute(
+                select(Delivery.id, Message.priority)
+                .join(Message, Delivery.message_id == Message.id)
+                .where(Delivery.system_id == system_id,
+                       Delivery.state.in_(("pending", "retrying")),
+                       Delivery.next_attempt_at > now)).all()
+            ids = [r.id for r in rows]
+            if ids:
+                session.execute(update(Delivery).where(Delivery.id.in_(ids))
+                                .values(next_attempt_at=now, updated_at=now))
+                session.execute(update(Outbox).where(Outbox.delivery_id.in_(ids))
+                                .values(available_at=now, dispatched_at=now))
+        for priority in sorted({r.priority for r in rows}, reverse=True):
+            self.schedule([r.id for r in rows if r.priority == priority], priority, 0)
 
     def policy_for(self, directory: Directory, system_id: str) -> RetryPolicy:
         """The system's own retry schedule (`receive.retry`), else the hub's."""

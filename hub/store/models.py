@@ -168,3 +168,18 @@ class Outbox(Base):
     available_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), index=True)
     dispatched_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
     priority: Mapped[int] = mapped_column(Integer, default=0)
+
+
+class DestinationHealth(Base):
+    """A receiving system's circuit breaker (hub/delivery/breaker.py): closed (deliveries go),
+    open (they wait until `retry_at`), half_open (one probe is out, until `retry_at`)."""
+
+    __tablename__ = "destination_health"
+
+    system_id: Mapped[str] = mapped_column(String(100), primary_key=True)
+    state: Mapped[str] = mapped_column(String(16), default="closed")
+    failures: Mapped[int] = mapped_column(Integer, default=0)  # consecutive transient ones
+    opened_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
+    retry_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
+    last_error: Mapped[str] = mapped_column(Text, default="")
+    updated_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True))
