@@ -42,6 +42,26 @@ class DatabaseGauges(Collector):
             return
         yield by_state
         yield outbox
+        yield from self._breakers()
+
+    def _breakers(self) -> Iterator[GaugeMetricFamily]:
+        """Receiving systems whose circuit breaker is not closed (hub/delivery/breaker.py)."""
+        from hub.store.models import DestinationHealth
+
+        gauge = GaugeMetricFamily(
+            "lienthong_destination_breaker",
+            "Receiving systems whose circuit breaker is open or half open (1), by state",
+            labels=["system", "state"])
+        try:
+            with self.db.reading() as session:
+                for system_id, state in session.execute(
+                        select(DestinationHealth.system_id, DestinationHealth.state)
+                        .where(DestinationHealth.state != "closed")):
+                    gauge.add_metric([system_id, state], 1)
+        except Exception:  # a scrape must not fail because the database is down
+            log.warning("metrics: breaker gauges unavailable", exc_info=True)
+            return
+        yield gauge
 
 
 class OverdueGauges(Collector):

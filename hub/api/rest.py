@@ -17,6 +17,7 @@ from starlette.concurrency import run_in_threadpool
 from core.model import Form, Kind
 from hub.api.deps import EVERYONE, CallerSystem, Hub, require
 from hub.api.guard import read_body
+from hub.delivery.breaker import closed
 from hub.query import message_view
 from routing.directory import System
 from schemas.jsonform import inlined_schema
@@ -182,4 +183,16 @@ async def organizations(
     if q:
         needle = q.casefold()
         orgs = [o for o in orgs if needle in o.name.casefold() or needle in o.code.casefold()]
-    return {"items": [o.model_dump(mode="json") for o in orgs]}
+    directory = hub.directory
+    health = await run_in_threadpool(hub.deliverer.breaker.health)
+    items = []
+    for o in orgs:
+        item = o.model_dump(mode="json")
+        system = directory.receiver_for(o.code)
+        if system is not None and system.receive.mode == "push":
+            # the receiving system's circuit breaker (docs/operations.md, Destination health)
+            found = health.get(system.id)
+            item["delivery_health"] = {"system": system.id, **(
+                found.as_dict() if found is not None else closed(system.id).as_dict())}
+        items.append(item)
+    return {"items": items}

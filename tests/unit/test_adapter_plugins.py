@@ -180,13 +180,28 @@ def test_adapters_list_shows_source_version_capabilities_and_users(
         ]}))
     monkeypatch.setenv("LIENTHONG_DIRECTORY_FILE", str(file))
     monkeypatch.setenv("COLUMNS", "300")
+    # so-drop's circuit breaker is open (hub/delivery/breaker.py)
+    import datetime as dt
+
+    from hub.delivery.breaker import Breaker
+    from hub.store.db import Database
+    from hub.store.migrate import upgrade
+    url = f"sqlite:///{tmp_path / 'hub.db'}"
+    monkeypatch.setenv("LIENTHONG_DATABASE_URL", url)
+    db = Database(url)
+    upgrade(db.engine)
+    breaker = Breaker(db, Settings().delivery)
+    now = dt.datetime(2026, 12, 1, 9, 30, tzinfo=dt.UTC)
+    for _ in range(Settings().delivery.breaker_failures):
+        breaker.failed("so-drop", now, "connection refused")
+    db.dispose()
     result = CliRunner().invoke(app, ["adapters", "list"])
     assert result.exit_code == 0, result.output
     rows = {line.split("│")[1].strip(): [c.strip() for c in line.split("│")[2:-1]]
             for line in result.output.splitlines() if line.count("│") >= 6}
     assert rows["drop"] == ["1.2.3", "lienthong-drop (lt_drop_e:DropAdapter)",
-                            "push (edxml)", "so-drop"]
-    assert rows["rest"][1:] == ["lienthong (built in)", "push (json, edxml)", "-"]
+                            "push (edxml)", "so-drop", "so-drop open until 2026-12-01 09:31:00Z"]
+    assert rows["rest"][1:] == ["lienthong (built in)", "push (json, edxml)", "-", "-"]
     assert rows["x400"][1].startswith("lienthong-x400") and "cannot load" in rows["x400"][2]
-    assert rows["fax"][1:] == ["not installed", "-", "so-old"]
-    assert rows["inbox"][-1] == "so-pull"
+    assert rows["fax"][1:] == ["not installed", "-", "so-old", "ok"]
+    assert rows["inbox"][-2] == "so-pull"

@@ -142,3 +142,28 @@ def test_zero_failures_turns_the_breaker_off(tmp_path: Path) -> None:
         assert ctx.deliverer.breaker.health() == {}
     finally:
         ctx.close()
+
+
+def test_the_state_shows_in_the_directory_api_and_the_metrics(hub: Hub) -> None:
+    from fastapi.testclient import TestClient
+
+    from hub.app import create_app
+    from tests.unit.memory_hub import RECIPIENT, SENDER
+
+    d = submit(hub.ctx, 1)
+    for _ in range(3):
+        hub.run(d)
+    with TestClient(create_app(context=hub.ctx)) as client:
+        r = client.get("/api/v1/organizations", headers={"Authorization": "Bearer k"})
+        assert r.status_code == 200, r.text
+        items = {o["code"]: o for o in r.json()["items"]}
+        health = items[RECIPIENT]["delivery_health"]
+        assert (health["system"], health["state"], health["failures"]) == ("so", "open", 3)
+        assert health["last_error"] == "simulated outage" and health["retry_at"]
+        assert "delivery_health" not in items[SENDER]  # a pull system has no breaker
+        metrics = client.get("/metrics").text
+        assert 'lienthong_destination_breaker{state="open",system="so"} 1.0' in metrics
+        deferred = 'lienthong_delivery_attempts_total{adapter="memory",outcome="deferred"}'
+        assert deferred not in metrics
+        hub.run(submit(hub.ctx, 2))
+        assert f"{deferred} 1.0" in client.get("/metrics").text
