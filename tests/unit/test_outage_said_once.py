@@ -1,5 +1,6 @@
-"""While the database is down, the delivery actors and the audit checkpointer say so once,
-and once again when it is back: not a traceback per delivery, nor one a second."""
+"""While the database is down, the delivery actors, the audit checkpointer, the sweeper and
+the lease renewer each say so once, and once again when it is back: not a traceback per
+delivery, nor one per poll."""
 
 from __future__ import annotations
 
@@ -10,13 +11,19 @@ from pathlib import Path
 import pytest
 from dramatiq.brokers.stub import StubBroker
 
+from adapters.memory import MemoryAdapter
 from core.errors import ServiceUnavailable
+from core.settings import Delivery as DeliverySettings
 from core.settings import Settings
 from hub.checkpointer import Checkpointer
+from hub.delivery import sweeper as sweeper_module
 from hub.delivery.dispatcher import QUEUE_NORMAL, Dispatcher
+from hub.delivery.sweeper import Sweeper
 from hub.store.db import Database
 from hub.store.migrate import upgrade
 from tests.audit_support import audit_settings
+from tests.support import wait_until
+from tests.unit.memory_hub import memory_hub
 
 
 def outage() -> ServiceUnavailable:
@@ -108,3 +115,66 @@ def test_checkpoints_during_a_database_outage_are_one_log_line(
         ("ERROR", "audit checkpoints wait: the database is unavailable (ConnectionError: "
                   "server closed the connection unexpectedly)"),
         ("WARNING", "database reachable again; audit checkpoints resume")]
+
+
+def test_sweeps_during_a_database_outage_are_one_log_line(
+        tmp_path: Path, caplog: pytest.LogCaptureFixture,
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    caplog.set_level(logging.INFO, logger="hub.delivery.sweeper")
+    db = Database(f"sqlite:///{tmp_path / 'hub.db'}")
+    sweeps = 0
+
+    def sweep(*_args: object) -> int:
+        nonlocal sweeps
+        sweeps += 1
+        if sweeps <= 20:
+            raise outage()
+        return 0
+
+    monkeypatch.setattr(sweeper_module, "sweep_once", sweep)
+    sweeper = Sweeper(db, lambda ids, priority: True, DeliverySettings(sweep_interval_s=0.01))
+    sweeper.start()
+    try:
+        wait_until(lambda: sweeps >= 25, what="25 sweeps", progress=lambda: sweeps)
+    finally:
+        sweeper.stop()
+        sweeper.join(timeout=5)
+        db.dispose()
+    said = [r for r in caplog.records if r.levelno >= logging.WARNING]
+    assert [(r.levelname, r.getMessage(), bool(r.exc_info)) for r in said] == [
+        ("ERROR", "sweeps wait: the database is unavailable (ConnectionError: server closed "
+                  "the connection unexpectedly)", False),
+        ("WARNING", "database reachable again; sweeps resume", False)]
+
+
+def test_lease_renewals_during_a_database_outage_are_one_log_line(
+        tmp_path: Path, caplog: pytest.LogCaptureFixture,
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    caplog.set_level(logging.INFO, logger="hub.delivery.worker")
+    ctx = memory_hub(tmp_path, MemoryAdapter(), lease_s=0.03)  # renewed every 10 ms
+    renewals = 0
+
+    def renew() -> int:
+        nonlocal renewals
+        renewals += 1
+        if renewals <= 20:
+            raise outage()
+        return 1
+
+    monkeypatch.setattr(ctx.deliverer, "renew_leases", renew)
+    stop = threading.Event()
+    renewer = threading.Thread(target=ctx.deliverer._renew_forever, args=(stop,), daemon=True)
+    renewer.start()
+    try:
+        wait_until(lambda: renewals >= 25, what="25 renewals", progress=lambda: renewals)
+    finally:
+        stop.set()
+        renewer.join(timeout=5)
+        ctx.close()
+    said = [r for r in caplog.records if r.levelno >= logging.WARNING]
+    assert [(r.levelname, bool(r.exc_info)) for r in said] == [("ERROR", False),
+                                                                ("WARNING", False)]
+    assert said[0].getMessage().startswith(
+        "could not renew the leases of running attempts: the database is unavailable "
+        "(ConnectionError: server closed the connection unexpectedly)")
+    assert said[1].getMessage() == "database reachable again; leases are renewed"
