@@ -36,6 +36,15 @@ def missing(expected: list[Owed], copies: list[Copy]) -> list[Owed]:
     return [o for o in expected if (o.message_id, o.recipient) not in arrived]
 
 
+def drained_at(expected: list[Owed], copies: list[Copy]) -> float:
+    """When the last owed delivery first arrived (a later duplicate does not count)."""
+    first: dict[tuple[str, str], float] = {}
+    for c in copies:
+        key = (c.message_id, c.recipient)
+        first[key] = min(c.at, first.get(key, c.at))
+    return max(first[(o.message_id, o.recipient)] for o in expected)
+
+
 def describe(items: list[Owed], db: Database, limit: int = 8) -> str:
     """The first few missing deliveries, each with its state in the hub's database."""
     if not items:

@@ -121,6 +121,19 @@ def worker(name: str, env: dict[str, str], cwd: Path) -> WorkerProcess:
 SWEPT = re.compile(r"sweeper re-enqueued \d+ deliveries \(([^)]*)\)")
 
 
+def tracebacks(logs: list[Path]) -> dict[str, int]:
+    """How many log records of each process carried a traceback (a chained exception's
+    tracebacks count once): an outage should be said, not dumped."""
+    counts = {}
+    for path in logs:
+        if path.exists():
+            text = path.read_text(errors="replace")
+            chained = (text.count("The above exception was the direct cause")
+                       + text.count("During handling of the above exception"))
+            counts[path.stem] = text.count("Traceback (most recent call") - chained
+    return counts
+
+
 def recovered(logs: list[Path]) -> dict[str, int]:
     """What the sweepers said they sent again, by reason, summed over the logs."""
     total: Counter[str] = Counter()

@@ -28,7 +28,7 @@ from hub.store.db import Database
 from security.audit_checkpoints import SigningKey
 from tests.faults import ledger
 from tests.faults.cluster import PostgresCluster, RedisServer
-from tests.faults.procs import recovered
+from tests.faults.procs import recovered, tracebacks
 from tests.faults.receivers import FaultShare, Receivers, run_receivers
 from tests.faults.scenario import UNITS, Hub, build_hub, documents, hub_env, write_directory
 from tests.faults.senders import OUTCOMES, SERVER_ERROR, Doc, Senders
@@ -143,6 +143,7 @@ def test_nothing_accepted_is_lost_under_faults(tmp_path: Path, own_postgres: Pos
             db.dispose()
             report["receivers_answered"] = dict(receivers.served)
             report["sweeper_recovered"] = recovered(hub.logs())
+            report["tracebacks_logged"] = tracebacks(hub.logs())
             report["total_s"] = round(time.monotonic() - began, 1)
             write_report(report, tmp_path / "faults-report.json")
         report["audit"] = verify_audit(env, tmp_path)
@@ -216,7 +217,7 @@ def run_under_faults(hub: Hub, pg: PostgresCluster, redis: RedisServer, receiver
     finally:
         report["lost"] = len(ledger.missing(expected, receivers.snapshot()))
         report["delivered"] = len(expected) - report["lost"]
-    drained_at = max(c.at for c in receivers.snapshot())
+    drained_at = ledger.drained_at(expected, receivers.snapshot())
     last_answer = max(a.at for a in senders.answers.values())
     report["time_to_drain_s"] = round(max(0.0, drained_at - last_answer), 1)
     report["drain_after_last_fault_s"] = round(max(0.0, drained_at - windows[-1].end), 1)
