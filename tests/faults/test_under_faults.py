@@ -18,7 +18,7 @@ import sys
 import time
 from collections import Counter
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -75,7 +75,6 @@ class Window:
     start: float
     end: float = 0.0
     note: str = ""
-    seen: dict[str, int] = field(default_factory=dict)
 
 
 def kill_worker(hub: Hub) -> str:
