@@ -15,8 +15,9 @@ AdapterFactory = Callable[[Egress], Adapter]
 def builtin_factories() -> dict[str, AdapterFactory]:
     from adapters.rest_push import RestPushAdapter
     from adapters.soap_push import SoapPushAdapter
+    from adapters.vdxp import VdxpAdapter
 
-    return {"rest": RestPushAdapter, "soap": SoapPushAdapter}
+    return {"rest": RestPushAdapter, "soap": SoapPushAdapter, "vdxp": VdxpAdapter}
 
 
 class AdapterRegistry:
