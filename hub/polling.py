@@ -34,6 +34,7 @@ from core.errors import AdapterMisconfigured, HubError, PermanentError, Transien
 from core.model import Kind
 from core.settings import Polling
 from hub.ingest.pipeline import Ingest
+from hub.metrics import Metrics
 from hub.routing_config import RoutingState
 from hub.store.db import Database
 from routing.directory import Directory, System
@@ -88,7 +89,8 @@ class InboundPoller:
 
     def __init__(self, settings: Polling, db: Database, routing: RoutingState,
                  adapters: AdapterRegistry, ingest: Ingest, refuse: Refuse | None = None,
-                 clock: Callable[[], float] = time.monotonic) -> None:
+                 clock: Callable[[], float] = time.monotonic,
+                 metrics: Metrics | None = None) -> None:
         self.settings = settings
         self.db = db
         self.routing = routing
@@ -96,6 +98,7 @@ class InboundPoller:
         self.ingest = ingest
         self.refuse = refuse
         self.clock = clock
+        self.metrics = metrics or ingest.metrics
         self._next: dict[str, float] = {}
         self._local_locks: dict[str, threading.Lock] = {}
         self._guard = threading.Lock()
@@ -138,6 +141,7 @@ class InboundPoller:
             except TransientError as exc:
                 result.interrupted = f"listing: {exc.detail}"
                 log.warning("system %s could not be polled: %s", system.id, exc.detail)
+                self._count(result)
                 return result
             result.listed = len(items)
             for item in items:
@@ -147,7 +151,17 @@ class InboundPoller:
                     log.warning("polling system %s stopped at %s: %s", system.id, item.ref,
                                 stop)
                     break
+        self._count(result)
         return result
+
+    def _count(self, result: Round) -> None:
+        counter = self.metrics.polled
+        for outcome, n in (("stored", len(result.stored)),
+                           ("duplicate", len(result.duplicates)),
+                           ("refused", len(result.refused)),
+                           ("interrupted", 1 if result.interrupted else 0)):
+            if n:
+                counter.labels(result.system_id, outcome).inc(n)
 
     def _one(self, adapter: Poller, system: System, item: Inbound, result: Round) -> str:
         """Take one item; returns why the round must stop, or "" to go on."""

@@ -141,6 +141,10 @@ def test_nothing_is_acknowledged_before_it_is_stored_and_an_outage_ends_the_roun
     assert len(back.stored) == 2
     assert [(ref, result) for ref, result, _ in polled.receipts] == [("b1", "done"),
                                                                      ("b2", "done")]
+    counted = {outcome: ctx.metrics.registry.get_sample_value(
+        "lienthong_polled_items_total", {"system": "national", "outcome": outcome})
+        for outcome in ("stored", "interrupted")}
+    assert counted == {"stored": 2.0, "interrupted": 1.0}
 
 
 def test_a_lost_receipt_brings_the_item_back_as_a_duplicate_then_done(
