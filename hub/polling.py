@@ -252,8 +252,12 @@ class PollerThread(threading.Thread):
         self._stop_event = threading.Event()
 
     def run(self) -> None:
-        while not self._stop_event.wait(self.poller.settings.tick_s):
-            self.poller.poll_due()
+        tick = self.poller.settings.tick_s
+        while not self._stop_event.wait(tick):
+            try:
+                self.poller.poll_due()
+            except Exception:  # the thread outlives a bad round: the next tick tries again
+                log.exception("polling failed; trying again in %.1f s", tick)
 
     def stop(self) -> None:
         self._stop_event.set()

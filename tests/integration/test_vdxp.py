@@ -99,7 +99,9 @@ def messages(hub: LiveHub) -> int:
 
 def test_a_document_for_an_outside_unit_is_uploaded_signed_to_the_platform(
         hub: LiveHub, platform: Platform, receiver: Receiver) -> None:
-    r = post(hub, "documents", document(501, to=(OUTSIDE, DEPARTMENT)), "province")
+    hop = {"organId": PROVINCE, "timestamp": "2026/11/27 09:00:00"}
+    r = post(hub, "documents", document(501, to=(OUTSIDE, DEPARTMENT),
+                                        traceHeaderList={"traceHeaders": [hop]}), "province")
     assert r.status_code == 202, r.text
     assert {"recipient": OUTSIDE, "status": "new", "rule": "national-platform",
             "via": "vdxp"} in r.json()["deliveries"]
@@ -111,6 +113,7 @@ def test_a_document_for_an_outside_unit_is_uploaded_signed_to_the_platform(
     package = edxml_to_json(sent.edxml)
     assert package["documentId"] == document(501)["documentId"]
     assert [t["organId"] for t in package["to"]] == [OUTSIDE, DEPARTMENT]
+    assert package["traceHeaderList"]["traceHeaders"] == [hop]  # the trace travels on
     wait_until(lambda: receiver.at("/department"), what="the provincial copy")
     holds_for(lambda: len(platform.sent) == 1, 0.5, what="one upload only")
 
@@ -186,6 +189,7 @@ def test_a_platform_outage_is_retried_without_loss_or_doubles(
     platform.down = False
     wait_until(lambda: len(platform.sent) == 1, what="the upload after the outage")
     wait_until(lambda: platform.item(item).ack == "done", what="the receipt after the outage")
+    wait_until(lambda: receiver.at("/department"), what="the polled document delivered")
     holds_for(lambda: len(platform.sent) == 1 and len(receiver.at("/department")) == 1, 0.5,
               what="each once")
 
@@ -199,6 +203,7 @@ def test_a_hub_that_stored_but_could_not_acknowledge_delivers_once_and_acknowled
     wait_until(lambda: platform.item(item).ack == "done", what="the receipt at last")
     assert platform.count("getEdoc") >= 3
     assert messages(hub) == 1
+    wait_until(lambda: receiver.at("/department"), what="the document delivered")
     holds_for(lambda: len(receiver.at("/department")) == 1, 0.5, what="one delivery only")
 
 
