@@ -224,3 +224,20 @@ def test_one_poller_per_system_across_processes(hub: LiveHub, platform: Platform
         other.commit()
     done = hub.ctx.poller.poll("vdxp")
     assert (done.skipped, done.listed, len(done.stored)) == (False, 1, 1)
+
+
+def test_two_processes_polling_take_each_item_once(
+        hub: LiveHub, platform: Platform, receiver: Receiver) -> None:
+    from hub.context import HubContext
+
+    other = HubContext.build(hub.ctx.settings, directory=hub.ctx.directory)
+    other.start_worker()  # a second worker process's poller, on the same database
+    try:
+        items = [platform.offer(from_outside(600 + n), sender=OUTSIDE) for n in range(8)]
+        wait_until(lambda: all(platform.item(i).ack == "done" for i in items),
+                   what="every item acknowledged")
+        assert platform.count("updateStatus") == 8  # each acknowledged once, by one poller
+        assert messages(hub) == 8
+        wait_until(lambda: len(receiver.at("/department")) == 8, what="eight deliveries")
+    finally:
+        other.close()
