@@ -121,7 +121,8 @@ class InboundPoller:
         """One round at one system: list, fetch, submit, acknowledge each item.
 
         Raises PermanentError when the system is not a polled one of the directory.
-        Transient failures end the round (said in `Round.interrupted`), never raise.
+        A listing the system refuses, and transient failures, end the round (said in
+        `Round.interrupted`), never raise.
         """
         system = self.routing.current().directory.system(system_id)
         if system is None or system.receive.poll_interval_s is None:
@@ -138,9 +139,12 @@ class InboundPoller:
                 return result
             try:
                 items = adapter.poll(system.id, system.receive)[: self.settings.batch]
-            except TransientError as exc:
+            except HubError as exc:
+                # transient (down) or not (a refused signature): either way, no item is
+                # touched, and the next round asks again
                 result.interrupted = f"listing: {exc.detail}"
-                log.warning("system %s could not be polled: %s", system.id, exc.detail)
+                level = logging.WARNING if isinstance(exc, TransientError) else logging.ERROR
+                log.log(level, "system %s could not be polled: %s", system.id, exc.detail)
                 self._count(result)
                 return result
             result.listed = len(items)

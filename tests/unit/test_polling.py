@@ -12,7 +12,7 @@ import pytest
 from adapters.base import DeliveryResult, Fetched, Inbound, OutboundDelivery
 from adapters.memory import MemoryAdapter
 from adapters.registry import AdapterRegistry
-from core.errors import AdapterMisconfigured, TransientError
+from core.errors import AdapterMisconfigured, PermanentError, TransientError
 from core.settings import Settings
 from hub.context import HubContext
 from hub.polling import Round
@@ -34,6 +34,7 @@ class MemoryPoller:
         self.receipts: list[tuple[str, str, str]] = []
         self.fail_fetch = 0
         self.fail_ack = 0
+        self.refuse_listing = False
 
     def offer(self, ref: str, package: bytes, kind: str = "document") -> None:
         self.waiting[ref] = (kind, package)
@@ -42,6 +43,8 @@ class MemoryPoller:
         return DeliveryResult("kept")
 
     def poll(self, system_id: str, receive: Receive) -> list[Inbound]:
+        if self.refuse_listing:
+            raise PermanentError("signature refused", code="vdxp_refused")
         return [Inbound(ref, kind) for ref, (kind, _) in self.waiting.items()]
 
     def fetch(self, system_id: str, receive: Receive, item: Inbound) -> Fetched:
@@ -145,6 +148,15 @@ def test_nothing_is_acknowledged_before_it_is_stored_and_an_outage_ends_the_roun
         "lienthong_polled_items_total", {"system": "national", "outcome": outcome})
         for outcome in ("stored", "interrupted")}
     assert counted == {"stored": 2.0, "interrupted": 1.0}
+
+
+def test_a_refused_listing_ends_the_round_and_touches_nothing(
+        ctx: HubContext, polled: MemoryPoller) -> None:
+    polled.offer("d1", outside_document(7))
+    polled.refuse_listing = True
+    refused = poll(ctx)
+    assert (refused.listed, refused.interrupted) == (0, "listing: signature refused")
+    assert polled.receipts == [] and "d1" in polled.waiting
 
 
 def test_a_lost_receipt_brings_the_item_back_as_a_duplicate_then_done(
