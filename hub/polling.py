@@ -177,18 +177,17 @@ class InboundPoller:
         except PermanentError as exc:
             return self._refused(adapter, system, item, exc, "", result)
         sha256 = hashlib.sha256(fetched.payload).hexdigest()
+        if fetched.kind not in (Kind.DOCUMENT.value, Kind.STATUS.value):
+            return self._refused(adapter, system, item, PermanentError(
+                f"item {item.ref} is of unknown kind {fetched.kind!r}", code="unknown_kind"),
+                sha256, result)
         try:
-            kind = Kind(fetched.kind)
-            receipt = self.ingest.submit(system, fetched.payload, fetched.media_type, kind,
-                                         channel=CHANNEL)
+            receipt = self.ingest.submit(system, fetched.payload, fetched.media_type,
+                                         Kind(fetched.kind), channel=CHANNEL)
         except TransientError as exc:
             return f"storing {item.ref}: {exc.detail}"
         except PermanentError as exc:
             return self._refused(adapter, system, item, exc, sha256, result)
-        except ValueError:
-            return self._refused(adapter, system, item, PermanentError(
-                f"item {item.ref} is of unknown kind {fetched.kind!r}", code="unknown_kind"),
-                sha256, result)
         (result.stored if receipt.status == "accepted" else result.duplicates).append(
             receipt.id)
         try:
