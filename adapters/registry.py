@@ -13,10 +13,13 @@ AdapterFactory = Callable[[Egress], Adapter]
 
 
 def builtin_factories() -> dict[str, AdapterFactory]:
+    from adapters.file_drop import FileDropAdapter
     from adapters.rest_push import RestPushAdapter
     from adapters.soap_push import SoapPushAdapter
+    from adapters.vdxp import VdxpAdapter
 
-    return {"rest": RestPushAdapter, "soap": SoapPushAdapter}
+    return {"rest": RestPushAdapter, "soap": SoapPushAdapter, "vdxp": VdxpAdapter,
+            "file": FileDropAdapter}
 
 
 class AdapterRegistry:
