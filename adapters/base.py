@@ -122,3 +122,52 @@ class ConfigurationCheck(Protocol):
         """Look at the configuration only (no network). Raises AdapterMisconfigured whose
         message names the system and the field (`receive.url`, `receive.soap.wsdl`...)."""
         ...
+
+
+# -- inbound polling ------------------------------------------------------------------------
+# Some systems cannot push to the hub (the national platform, a folder an old system writes):
+# the hub polls them through their adapter and feeds what it fetches into the ingest
+# pipeline as if the system had sent it (hub/polling.py).
+@dataclass(frozen=True)
+class Inbound:
+    """One item waiting at a polled system: its reference there, and its kind when known."""
+
+    ref: str
+    kind: str = "document"  # document | status
+    # what the remote side said about it (sender, type...), for logs; never the payload
+    note: str = ""
+
+
+@dataclass(frozen=True)
+class Fetched:
+    """An item's package, fetched: the exact bytes and their media type."""
+
+    ref: str
+    kind: str  # document | status
+    payload: bytes
+    media_type: str  # application/xml (edXML) | application/json
+
+
+@runtime_checkable
+class Poller(Protocol):
+    """The optional polling capability of an adapter.
+
+    The hub lists (`poll`), fetches (`fetch`) and, once the item is stored or refused,
+    acknowledges (`acknowledge`); an item not yet acknowledged is listed again by the next
+    poll, so a hub dying midway loses nothing (the second fetch is a duplicate).
+    Each raises TransientError when trying again later may work and PermanentError when
+    the item (or the configuration) never will.
+    """
+
+    def poll(self, system_id: str, receive: Receive) -> list[Inbound]:
+        """What waits at the system now, oldest first."""
+        ...
+
+    def fetch(self, system_id: str, receive: Receive, item: Inbound) -> Fetched:
+        """One item's package."""
+        ...
+
+    def acknowledge(self, system_id: str, receive: Receive, item: Inbound, result: str,
+                    reason: str = "") -> None:
+        """Tell the system the hub took the item (`done`) or refused it (`fail`, why)."""
+        ...

@@ -33,10 +33,13 @@ DISTRIBUTION = "lienthong"
 
 
 def builtin_factories() -> dict[str, AdapterFactory]:
+    from adapters.file_drop import FileDropAdapter
     from adapters.rest_push import RestPushAdapter
     from adapters.soap_push import SoapPushAdapter
+    from adapters.vdxp import VdxpAdapter
 
-    return {"rest": RestPushAdapter, "soap": SoapPushAdapter}
+    return {"rest": RestPushAdapter, "soap": SoapPushAdapter, "vdxp": VdxpAdapter,
+            "file": FileDropAdapter}
 
 
 @dataclass(frozen=True)
@@ -205,7 +208,9 @@ class AdapterRegistry:
         model = options_model_of(adapter)
         if model is not None:
             validate_options(model, system.id, receive)
-        elif receive.options:
+        elif receive.options and hasattr(adapter, "options"):
+            # declared `options = None`: it takes none (an adapter declaring nothing reads
+            # receive.options in its own check)
             raise AdapterMisconfigured(
                 f"system {system.id}: receive.options is set "
                 f"({', '.join(sorted(receive.options))}), but the adapter takes no options")

@@ -174,6 +174,19 @@ class Audit(BaseModel):
     syslog_facility: str = "local0"
 
 
+class Polling(BaseModel):
+    """Inbound polling (hub/polling.py): systems with `receive.poll_interval_s` are polled
+    through their adapter by one process at a time."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    enabled: bool = True
+    # how often the poller looks for a system whose turn has come
+    tick_s: float = Field(default=1.0, gt=0)
+    # at most this many items per system per poll
+    batch: int = Field(default=100, ge=1)
+
+
 class Deadlines(BaseModel):
     """NĐ 30/2020 deadlines: the working calendar they are counted in (core/workcalendar.py),
     and how often the hub looks for recipients who are late (hub/deadlines.py)."""
@@ -409,6 +422,7 @@ class Settings(BaseSettings):
     signatures: Signatures = Field(default_factory=Signatures)
     atrest: AtRest = Field(default_factory=AtRest)
     deadlines: Deadlines = Field(default_factory=Deadlines)
+    polling: Polling = Field(default_factory=Polling)
 
     @model_validator(mode="after")
     def _embedded_default(self) -> Settings:

@@ -17,7 +17,9 @@ from pathlib import Path
 
 from sqlalchemy import func, select
 
+from core.errors import ServiceUnavailable
 from core.settings import Settings
+from hub.outage import Outage
 from hub.store.db import Database
 from security import audit_checkpoints as checkpoints
 from security.audit import Checkpoint, read_head
@@ -63,6 +65,9 @@ class Checkpointer(threading.Thread):
         self._stop_event = threading.Event()
         # why the chain could not be signed the last time it was due ("" when it was)
         self.problem = ""
+        # polled every second: an outage is said once, not with a traceback a second
+        self.database = Outage(log, "audit checkpoints wait: the database is unavailable (%s)",
+                               "database reachable again; audit checkpoints resume")
 
     @classmethod
     def from_settings(cls, db: Database, settings: Settings) -> Checkpointer:
@@ -124,8 +129,12 @@ class Checkpointer(threading.Thread):
     def _safely(self, force: bool = False) -> None:
         try:
             self.checkpoint_once(force)
+        except ServiceUnavailable as exc:
+            self.database.failed(exc)
         except Exception:
             log.warning("audit checkpoint failed; trying again later", exc_info=True)
+        else:
+            self.database.answered()
 
     def stop(self) -> None:
         """Stop polling, then sign whatever is still unsigned."""

@@ -9,6 +9,7 @@ import redis
 from dramatiq import Worker
 
 from adapters.registry import AdapterRegistry
+from core.errors import HubError
 from core.settings import Settings
 from hub.checkpointer import Checkpointer
 from hub.deadlines import DeadlineKeeper, DeadlineScanner
@@ -19,12 +20,13 @@ from hub.inbox import Inbox
 from hub.ingest.pipeline import Ingest
 from hub.metrics import Metrics
 from hub.outbound import build_egress
+from hub.polling import InboundPoller, PollerThread, check_polled
 from hub.refusals import RefusalLog
 from hub.reload import Reloader
 from hub.routing_config import RoutingConfig, RoutingState, load_config
 from hub.store.db import Database
 from hub.store.migrate import upgrade
-from routing.directory import Directory
+from routing.directory import Directory, System
 from routing.rules import RuleSet, configured_rules
 from schemas.codec import CodecRegistry
 from security.atrest import Sealer
@@ -62,6 +64,10 @@ class HubContext:
     # reloads the directory on a change of its file, SIGHUP, the admin endpoint, or a
     # notice from another process (hub/reload.py)
     reloader: Reloader | None = field(default=None, repr=False)
+    # inbound polling of systems that cannot push (hub/polling.py): `poller.poll(id)` on
+    # demand, a thread with workers
+    poller: InboundPoller | None = field(default=None, repr=False)
+    _poller_thread: PollerThread | None = field(default=None, repr=False)
 
     @property
     def directory(self) -> Directory:
@@ -106,6 +112,7 @@ class HubContext:
         registry = adapters or AdapterRegistry(egress)
         try:
             registry.build(directory.systems())
+            check_polled(directory, registry)
         except BaseException:
             if adapters is None:
                 registry.close()
@@ -133,7 +140,20 @@ class HubContext:
                                            settings.broker_namespace)
         ctx.refusals = RefusalLog(ingest.writer.record, settings.rate_limits.audit_window_s)
         ctx.deadlines = DeadlineKeeper(db, settings.deadlines, metrics)
+        ctx.poller = InboundPoller(settings.polling, db, routing, adapters, ingest,
+                                   refuse=ctx._refuse_polled)
         return ctx
+
+    def _refuse_polled(self, system: System, exc: HubError, where: str, sha256: str) -> None:
+        """Audit an item the hub refused from a polled system (never raises)."""
+        self.metrics.rejected.labels(exc.code, "poll").inc()
+        if self.refusals is None:
+            return
+        try:
+            self.refusals.refuse("poll", exc, actor=system.id, source="poll", where=where,
+                                 sha256=sha256 or None, organizations=system.organizations)
+        except HubError:
+            log.exception("could not audit a refusal (%s)", exc.code)
 
     def start_worker(self, sweeper: bool = True) -> None:
         """Start delivery threads (and the sweeper and the deadline scanner) here."""
@@ -149,6 +169,11 @@ class HubContext:
             # one scans at a time across processes (hub/deadlines.py)
             self._deadline_scanner = DeadlineScanner(self.deadlines)
             self._deadline_scanner.start()
+        if (sweeper and self.settings.polling.enabled and self.poller is not None
+                and self._poller_thread is None):
+            # one polls a system at a time across processes (hub/polling.py)
+            self._poller_thread = PollerThread(self.poller)
+            self._poller_thread.start()
 
     def start_checkpointer(self) -> None:
         """Sign the audit chain's head periodically from this process (every process that
@@ -168,6 +193,9 @@ class HubContext:
             self.reloader.start()
 
     def stop_worker(self) -> None:
+        if self._poller_thread is not None:
+            self._poller_thread.stop()
+            self._poller_thread = None
         if self._deadline_scanner is not None:
             self._deadline_scanner.stop()
             self._deadline_scanner = None

@@ -39,6 +39,7 @@ from core.settings import Deadlines as DeadlineSettings
 from core.tables import utcnow
 from core.workcalendar import WorkCalendar
 from hub.metrics import Metrics
+from hub.outage import Outage
 from hub.store.db import Database
 from hub.store.models import Delivery, Message, StatusRecord
 from routing import deadlines as rules
@@ -307,15 +308,21 @@ class DeadlineScanner(threading.Thread):
         super().__init__(name="lienthong-deadlines", daemon=True)
         self.keeper = keeper
         self._stop_event = threading.Event()
+        self.database = Outage(log, "deadline scans wait: the database is unavailable (%s)",
+                               "deadline scans resume: the database answers again")
 
     def run(self) -> None:
         interval = self.keeper.settings.scan_interval_s
         while not self._stop_event.wait(interval):
             try:
                 self.keeper.scan_once()
+            except (ServiceUnavailable, OperationalError) as exc:
+                self.database.failed(exc)
             except Exception:
                 log.warning("deadline scan failed; trying again in %.0f s", interval,
                             exc_info=True)
+            else:
+                self.database.answered()
 
     def stop(self) -> None:
         self._stop_event.set()

@@ -124,6 +124,11 @@ class Metrics:
             "lienthong_overdue_flags_total",
             "Recipients flagged late under NĐ 30/2020 by this process, by duty (receipt, "
             "answer); each flag once", ["kind"], registry=self.registry)
+        self.polled = Counter(
+            "lienthong_polled_items_total",
+            "Items fetched from polled systems (hub/polling.py), by system and outcome: "
+            "stored, duplicate, refused, or interrupted (a round ended by an outage)",
+            ["system", "outcome"], registry=self.registry)
         if db is not None:
             self.registry.register(DatabaseGauges(db))
             self.registry.register(OverdueGauges(db))

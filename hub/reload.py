@@ -34,6 +34,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from core.errors import Conflict, HubError, PermanentError
+from hub.polling import check_polled
 from hub.routing_config import Difference, RoutingConfig, difference, file_sha256, load_config
 from security import audit
 from security.egress import registered_destinations
@@ -136,6 +137,7 @@ class Reloader:
                 new = load_config(path, data, rules_file=rules_file, rules_data=rules_data)
                 # every push system must suit its adapter before anything changes
                 self.ctx.adapters.build(new.directory.systems())
+                check_polled(new.directory, self.ctx.adapters)
             except HubError as exc:
                 raise self._refused(trigger, actor, current, sha + rules_sha, exc.detail) from exc
             self.ctx.egress.set_destinations(registered_destinations(new.directory.systems()))

@@ -91,8 +91,11 @@ class Receive(BaseModel):
     # this system's own retry schedule (core/retry.py); None takes the hub's
     # (settings `delivery.retry_schedule`)
     retry: RetrySchedule | None = None
-    # the adapter's own settings, checked at start-up against its options model
-    # (adapters/base.py, docs/adapters.md)
+    # the hub polls the system through its adapter this often (hub/polling.py); None: never
+    poll_interval_s: float | None = Field(default=None, gt=0)
+    # adapter-specific settings, checked at start-up against the adapter's options model
+    # (adapters/base.py, docs/adapters.md); names of environment variables for secrets,
+    # never secrets
     options: dict[str, Any] = Field(default_factory=dict)
 
 
@@ -177,6 +180,9 @@ class SendRules(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     document_types: tuple[str, ...] = ()
+    # may send as organisations outside the province (not in the directory, or of level
+    # external): the national platform relays documents and statuses from outside units
+    outside: bool = False
 
     def allows_type(self, type_name: str) -> bool:
         if not self.document_types:

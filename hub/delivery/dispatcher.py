@@ -11,9 +11,10 @@ from dramatiq import Broker, Worker
 from dramatiq.middleware import Retries
 from sqlalchemy import update
 
-from core.errors import HubError
+from core.errors import HubError, ServiceUnavailable
 from core.settings import Settings
 from hub.delivery.broker import make_broker
+from hub.outage import Outage
 from hub.store.db import Database
 from hub.store.models import Outbox
 
@@ -41,6 +42,12 @@ class Dispatcher:
         # what the logs last said of the broker: one line per change, not one per delivery
         self._broker_up = True
         self._state_lock = threading.Lock()
+        # the database as the delivery actors see it: its loss said once, not per delivery
+        self.database = Outage(
+            log, "database unavailable (%s): deliveries taken from the broker meanwhile get "
+            "no outcome; the sweeper sends them again once it answers, after the "
+            f"{settings.delivery.dispatch_lease_s:.0f} s dispatch lease",
+            "database reachable again; deliveries are recorded")
 
     def bind(self, handler: Callable[[str], object]) -> None:
         """Declare the delivery actors on this broker, both calling `handler(delivery_id)`."""
@@ -51,14 +58,21 @@ class Dispatcher:
         def deliver(delivery_id: str) -> None:
             try:
                 handler(delivery_id)
+            except ServiceUnavailable as exc:
+                # The database is down: said once for the outage, and the message is simply
+                # acknowledged (raising would make dramatiq log a traceback per delivery).
+                # The outbox row, still marked dispatched, brings the delivery back.
+                self.database.failed(exc)
+                return
             except Exception as exc:
-                # No outcome was recorded (the database is down, say). The broker will not
+                # No outcome was recorded (the time limit, say). The broker will not
                 # try again (no Retries middleware); the outbox row, still marked
                 # dispatched, is enqueued again by the sweeper once its lease has passed.
                 log.warning("delivery %s: no outcome recorded (%r); the sweeper enqueues it "
                             "again after the %.0f s dispatch lease", delivery_id, exc,
                             dispatch_lease_s)
                 raise
+            self.database.answered()
 
         for queue in (QUEUE_NORMAL, QUEUE_URGENT):
             self._actors[queue] = dramatiq.actor(

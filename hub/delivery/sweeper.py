@@ -11,9 +11,11 @@ from typing import Any
 
 from sqlalchemy import and_, func, or_, select, update
 
+from core.errors import ServiceUnavailable
 from core.settings import Delivery as DeliverySettings
 from hub.delivery.release import release_stranded
 from hub.metrics import Metrics
+from hub.outage import Outage
 from hub.store.db import Database
 from hub.store.models import Delivery, Outbox
 
@@ -111,6 +113,8 @@ class Sweeper(threading.Thread):
         self.db, self.dispatch, self.settings = db, dispatch, settings
         self.metrics, self.broker_up = metrics, broker_up
         self._stop_event = threading.Event()
+        self.database = Outage(log, "sweeps wait: the database is unavailable (%s)",
+                               "database reachable again; sweeps resume")
 
     def run(self) -> None:
         interval = self.settings.sweep_interval_s
@@ -122,8 +126,12 @@ class Sweeper(threading.Thread):
                 while sweep_once(self.db, self.dispatch, self.settings,
                                  self.metrics) >= BATCH:
                     pass
+            except ServiceUnavailable as exc:
+                self.database.failed(exc)
             except Exception:
                 log.warning("sweep failed; trying again in %.0f s", interval, exc_info=True)
+            else:
+                self.database.answered()
 
     def stop(self) -> None:
         self._stop_event.set()

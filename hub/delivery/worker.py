@@ -14,7 +14,7 @@ from sqlalchemy import and_, delete, or_, select, update
 
 from adapters.base import OutboundDelivery
 from adapters.registry import AdapterRegistry
-from core.errors import HubError, PermanentError, TransientError
+from core.errors import HubError, PermanentError, ServiceUnavailable, TransientError
 from core.model import Form
 from core.settings import Settings
 from hub.auditing import append_about
@@ -23,6 +23,7 @@ from hub.delivery.payload import render
 from hub.delivery.release import release_after
 from hub.delivery.retry import RetryPolicy
 from hub.metrics import Metrics
+from hub.outage import Outage
 from hub.routing_config import RoutingState
 from hub.store.db import Database
 from hub.store.models import Attempt, Delivery, DestinationHealth, Message, Outbox
@@ -72,6 +73,10 @@ class DeliveryWorker:
         self._held_lock = threading.Lock()
         self._renewer: threading.Thread | None = None
         self._stop = threading.Event()
+        self.database = Outage(
+            log, "could not renew the leases of running attempts: the database is unavailable "
+            "(%s); their deliveries may be taken again once the leases run out",
+            "database reachable again; leases are renewed")
 
     def _count(self, adapter: str, outcome: str) -> None:
         if self.metrics is not None:
@@ -241,11 +246,15 @@ class DeliveryWorker:
     def _renew_forever(self, stop: threading.Event) -> None:
         interval = self.settings.delivery.lease_s / 3
         while not stop.wait(interval):
+            # if a lease runs out, another worker may take the delivery: at-least-once
             try:
                 self.renew_leases()
+            except ServiceUnavailable as exc:
+                self.database.failed(exc)
             except Exception:
-                # the lease runs out and another worker may take the delivery: at-least-once
                 log.warning("could not renew the leases of running attempts", exc_info=True)
+            else:
+                self.database.answered()
 
     def renew_leases(self) -> int:
         """Extend the lease of every attempt running in this process; returns how many.

@@ -1,12 +1,13 @@
-"""Authorise: a system may only send as the organisations it serves, and only the document
-types the directory allows it."""
+"""Authorise: a system may only send as the organisations it serves (or, when the directory
+says `sends.outside`, as units outside the province: the national platform relays theirs),
+and only the document types the directory allows it."""
 
 from __future__ import annotations
 
 from core.errors import FieldError, Forbidden
 from core.model import Kind
 from hub.ingest.submission import Submission
-from routing.directory import Directory
+from routing.directory import Directory, Level
 
 
 def authorise(sub: Submission, directory: Directory) -> None:
@@ -15,7 +16,8 @@ def authorise(sub: Submission, directory: Directory) -> None:
     document is of another."""
     sender = sub.parsed.sender
     canonical = directory.canonical(sender) or sender
-    if not (sub.system.serves(sender) or sub.system.serves(canonical)):
+    if not (sub.system.serves(sender) or sub.system.serves(canonical)
+            or (sub.system.sends.outside and _outside(directory, sender))):
         raise _not_served(sub, sender)
     if sub.parsed.kind is Kind.DOCUMENT:
         doc_type = sub.parsed.header.get("documentType") or {}
@@ -33,6 +35,12 @@ def authorise(sub: Submission, directory: Directory) -> None:
                 detail_vi=f"Hệ thống {sub.system.id} không được gửi loại văn bản {name!r}; "
                           f"chỉ được gửi: {allowed}",
             )
+
+
+def _outside(directory: Directory, sender: str) -> bool:
+    """The sender is no unit of the province: unknown to the directory, or external."""
+    org = directory.organization(sender)
+    return org is None or org.level is Level.EXTERNAL
 
 
 def _not_served(sub: Submission, sender: str) -> Forbidden:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
+from typing import Any
 
 import pytest
 
@@ -18,10 +19,12 @@ from adapters.testing import (
     UNREACHABLE,
     AdapterContract,
 )
+from adapters.vdxp import VdxpAdapter
 from routing.directory import Receive, SoapEndpoint
 from security.egress import Egress
 from tests.legacy_soap import LegacyService, run_legacy_service
 from tests.support import Receiver, free_port, run_receiver
+from tests.vdxp_platform import PLATFORM_ID, PLATFORM_SECRET, SECRET_ENV, Platform, run_platform
 
 
 class TestRestPush(AdapterContract):
@@ -51,6 +54,45 @@ class TestRestPush(AdapterContract):
 
     def misconfigured(self) -> Receive:
         return Receive(mode="push", soap=SoapEndpoint(wsdl="http://qlvb.invalid/q?wsdl"))
+
+
+class TestVdxp(AdapterContract):
+    """The national platform adapter, against the fake platform (tests/vdxp_platform.py)."""
+
+    @pytest.fixture(autouse=True)
+    def _platform(self, monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+        monkeypatch.setenv(SECRET_ENV, PLATFORM_SECRET)
+        with run_platform() as platform:
+            self.platform: Platform = platform
+            yield
+
+    def make_adapter(self, egress: Egress) -> Adapter:
+        return VdxpAdapter(egress)
+
+    def endpoint(self, behaviour: str) -> Receive:
+        url = self.platform.url
+        if behaviour == UNREACHABLE:
+            url = f"http://127.0.0.1:{free_port()}/vxp"
+        elif behaviour in (BUSY, REFUSE):
+            # busy: 503; a refusal: the platform's FAIL answer (in a 200)
+            self.platform.fail("sendEdoc", 503 if behaviour == BUSY else 200)
+        elif behaviour == SLOW:
+            self.platform.delay_s = 3.0
+        return Receive(mode="push", adapter="vdxp", url=url, format="edxml",
+                       options={"system_id": PLATFORM_ID, "secret_env": SECRET_ENV})
+
+    def delivered(self) -> list[bytes]:
+        return [s.edxml for s in self.platform.sent]
+
+    def message_ids(self) -> list[str]:
+        return [s.filename.removesuffix(".edxml") for s in self.platform.sent]
+
+    def invalid_options(self) -> tuple[dict[str, Any], str]:
+        return {"system_id": PLATFORM_ID, "secret_env": SECRET_ENV, "secret": "x"}, "secret"
+
+    def misconfigured(self) -> Receive:
+        return Receive(mode="push", adapter="vdxp", url=self.platform.url, format="edxml",
+                       options={"system_id": PLATFORM_ID})
 
 
 class TestSoapPush(AdapterContract):

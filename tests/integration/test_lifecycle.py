@@ -44,7 +44,7 @@ G22, H41, H14 = "000.00.00.G22", "000.00.00.H41", "000.00.00.H14"
 def hub(make_settings, pg_url: str, redis_url: str, receiver: Receiver) -> Iterator[LiveHub]:
     # enough attempts that a receiver down for a while is not dead-lettered meanwhile
     settings = make_settings(database_url=pg_url, redis_url=redis_url, embedded_worker=True,
-                             delivery={"max_attempts": 1000})
+                             delivery={"max_attempts": 100})
     with run_hub(settings, hue_directory(receiver.url)) as live:
         yield live
 

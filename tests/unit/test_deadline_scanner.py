@@ -256,14 +256,18 @@ def test_the_command_line_lists_who_is_late(ctx: HubContext, tmp_path: Path,
 
 def test_a_recalled_document_is_due_no_more(ctx: HubContext) -> None:
     recalled = send(ctx, 9, to=(PUSHED, PULLED))
+    kept = send(ctx, 10, to=(PUSHED,))
     deliver_push(ctx, recalled)
+    deliver_push(ctx, kept)
     document_id = message_view(ctx.db, ctx.settings, None, recalled)["document_id"]
-    # the province recalls it from the district only
+    # the province recalls the first document: the recall reaches every recipient of it
+    # (docs/lifecycle.md), so neither owes it anything; the second is still due
     ctx.ingest.submit(system(ctx, "tinh"), body(status(document_id, SENDER, PULLED, "13")),
                       "application/json", Kind.STATUS)
     far = dt.datetime.now(dt.UTC) + dt.timedelta(days=30)
     scan = keeper(ctx).scan_once(far)
     assert scan is not None
-    assert [(f["recipient"], f["kind"]) for f in flags(ctx)] == [(PUSHED, "receipt")]
+    assert [(f["message_id"], f["recipient"], f["kind"]) for f in flags(ctx)] == [
+        (kept, PUSHED, "receipt")]
     assert [g["organization"] for g in overdue(ctx.db, ctx.directory, None, OverdueFilter(),
                                                far)["organizations"]] == [PUSHED]
