@@ -13,10 +13,11 @@ AdapterFactory = Callable[[Egress], Adapter]
 
 
 def builtin_factories() -> dict[str, AdapterFactory]:
+    from adapters.hub_forward import HubForwardAdapter
     from adapters.rest_push import RestPushAdapter
     from adapters.soap_push import SoapPushAdapter
 
-    return {"rest": RestPushAdapter, "soap": SoapPushAdapter}
+    return {"rest": RestPushAdapter, "soap": SoapPushAdapter, "hub": HubForwardAdapter}
 
 
 class AdapterRegistry:

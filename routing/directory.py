@@ -76,6 +76,16 @@ class SoapEndpoint(BaseModel):
         return self
 
 
+class HubPeer(BaseModel):
+    """Another lienthong hub this one forwards to (adapter `hub`, docs/federation.md): the
+    API key the peer gave this hub is never in the directory, only the name of the
+    environment variable that holds it."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    api_key_env: str | None = Field(default=None, pattern=r"^[A-Z_][A-Z0-9_]*$")
+
+
 class Receive(BaseModel):
     """How a system receives: pushed through an adapter, or pulled from its inbox."""
 
@@ -88,6 +98,8 @@ class Receive(BaseModel):
     timeout_s: float | None = None
     soap: SoapEndpoint | None = None
     headers: dict[str, str] = Field(default_factory=dict)
+    # another lienthong hub (adapter `hub`)
+    hub: HubPeer | None = None
     # this system's own retry schedule (core/retry.py); None takes the hub's
     # (settings `delivery.retry_schedule`)
     retry: RetrySchedule | None = None

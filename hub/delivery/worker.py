@@ -15,6 +15,7 @@ from sqlalchemy import and_, delete, or_, select, update
 from adapters.base import OutboundDelivery
 from adapters.registry import AdapterRegistry
 from core.errors import HubError, PermanentError, TransientError
+from core.hops import Hop
 from core.model import Form
 from core.settings import Settings
 from hub.auditing import append_about
@@ -222,6 +223,8 @@ class DeliveryWorker:
             payload=payload,
             media_type=target.media_type,
             endpoint=system.receive,
+            hops=(*(Hop.from_dict(h) for h in message.meta.get("hops", [])),
+                  Hop.now(self.settings.hub_organ_id, message.id)),
         )
 
     def _succeeded(self, delivery: Delivery, started: dt.datetime, detail: str) -> Outcome:
