@@ -120,7 +120,13 @@ def pair(make_settings: Callable[..., Settings], pg_url: str, tmp_path: Path,
     with run_receiver() as at_a, run_receiver() as at_b, \
             run_hub(settings_a, directory_a(at_a.url, port_b), port=port_a, **tls) as a, \
             run_hub(settings_b, directory_b(at_b.url, port_a), port=port_b, **tls) as b:
-        yield Pair(a, b, at_a, at_b, pki)
+        try:
+            yield Pair(a, b, at_a, at_b, pki)
+        finally:
+            # each hub keeps a connection open to the other; closed first, neither server
+            # waits for it at shutdown
+            a.ctx.egress.close()
+            b.ctx.egress.close()
 
 
 def auth(key: str) -> dict[str, str]:
