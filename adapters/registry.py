@@ -13,11 +13,13 @@ AdapterFactory = Callable[[Egress], Adapter]
 
 
 def builtin_factories() -> dict[str, AdapterFactory]:
+    from adapters.email_notify import EmailNotifyAdapter
     from adapters.hub_forward import HubForwardAdapter
     from adapters.rest_push import RestPushAdapter
     from adapters.soap_push import SoapPushAdapter
 
-    return {"rest": RestPushAdapter, "soap": SoapPushAdapter, "hub": HubForwardAdapter}
+    return {"rest": RestPushAdapter, "soap": SoapPushAdapter, "hub": HubForwardAdapter,
+            "email": EmailNotifyAdapter}
 
 
 class AdapterRegistry:
