@@ -331,10 +331,11 @@ class Egress:
             text = exc.smtp_error if isinstance(exc.smtp_error, str) \
                 else exc.smtp_error.decode("utf-8", "replace")
             raise error(f"{target} answered {exc.smtp_code} {text[:200]}") from exc
-        except TimeoutError as exc:
-            self._observed(label, "timeout", time.monotonic() - started)
-            raise EgressTimeout(f"timed out: mail to {target}") from exc
         except (smtplib.SMTPException, OSError) as exc:
+            # smtplib reports a read that timed out as a closed connection
+            if _caused_by(exc, TimeoutError):
+                self._observed(label, "timeout", time.monotonic() - started)
+                raise EgressTimeout(f"timed out: mail to {target}") from exc
             self._observed(label, "unreachable", time.monotonic() - started)
             if _tls_failure(exc):
                 raise EgressUnreachable(f"TLS with {target} failed: {exc}",
@@ -408,6 +409,17 @@ class Egress:
         self._pool.close()
         if self._own_resolver and isinstance(self._resolver, SystemResolver):
             self._resolver.close()
+
+
+def _caused_by(exc: BaseException, kind: type[BaseException]) -> bool:
+    seen: BaseException | None = exc
+    for _ in range(5):
+        if seen is None:
+            return False
+        if isinstance(seen, kind):
+            return True
+        seen = seen.__cause__ or seen.__context__
+    return False
 
 
 def _smtp_answers(answers: dict[str, tuple[int, bytes]]) -> str:
