@@ -36,6 +36,8 @@ class OutboundDelivery:
     # the hubs the package passed through, this one last (core/hops.py): what a hub-to-hub
     # adapter hands on to the next hub
     hops: tuple[Hop, ...] = ()
+    # a time-limited link to the package (core/links.py), for a unit told by e-mail
+    link: str | None = None
 
 
 @dataclass(frozen=True)

@@ -4,7 +4,9 @@ province's mail relay reached via the egress gateway.
 The system's `receive.url` is the relay (`smtps://relay.hue.gov.vn:465`, or `smtp://` inside
 the internal zone) and `receive.email` who is told (`to`, `sender`, `attach`). The mail
 says, in Vietnamese and English, who sent which document, its subject and due date, and
-carries the package (`.json` or `.edxml`, as `receive.format` asks) as an attachment; its
+carries the package (`.json` or `.edxml`, as `receive.format` asks) as an attachment
+(unless `attach: false`) and, when the hub has links on (settings `links`), a time-limited
+signed link to fetch it (core/links.py, `GET /api/v1/links/{token}`); its
 Message-ID is derived from the delivery id, so a mail sent twice (delivery is at least
 once) is recognisably the same.
 """
@@ -95,6 +97,9 @@ def compose(delivery: OutboundDelivery) -> EmailMessage:
     else:
         lines.append(f"Hạn xử lý / Due: {due}")
     lines += ["", f"Mã gói tin trên trục / Hub message id: {delivery.message_id}"]
+    if delivery.link:
+        lines.append(f"Tải văn bản (đường dẫn có thời hạn) / Fetch it (a time-limited link): "
+                     f"{delivery.link}")
     if email.attach:
         lines.append("Gói tin văn bản đính kèm thư này. / The package is attached.")
     mail.set_content("\n".join(lines) + "\n")

@@ -16,6 +16,7 @@ from adapters.base import OutboundDelivery
 from adapters.registry import AdapterRegistry
 from core.errors import HubError, PermanentError, TransientError
 from core.hops import Hop
+from core.links import LinkSigner
 from core.model import Form
 from core.settings import Settings
 from hub.auditing import append_about
@@ -58,6 +59,7 @@ class DeliveryWorker:
     ) -> None:
         self.settings = settings
         self.db = db
+        self.links = LinkSigner.from_settings(settings.links)
         self.routing = routing
         self.adapters = adapters
         # the hub's default; a system's `receive.retry` in the directory overrides it
@@ -225,6 +227,8 @@ class DeliveryWorker:
             endpoint=system.receive,
             hops=(*(Hop.from_dict(h) for h in message.meta.get("hops", [])),
                   Hop.now(self.settings.hub_organ_id, message.id)),
+            link=self.links.url(message.id, delivery.recipient_org)
+            if self.links is not None and system.receive.email is not None else None,
         )
 
     def _succeeded(self, delivery: Delivery, started: dt.datetime, detail: str) -> Outcome:
