@@ -74,7 +74,8 @@ def compose(delivery: OutboundDelivery) -> EmailMessage:
     if email is None:
         raise DeliveryRejected(f"system {delivery.system_id}: receive.email is not set")
     header = _summary(delivery)
-    subject = str(header.get("subject") or delivery.document_id or delivery.message_id)
+    # one line: a header value, and nothing the sender wrote may start a header of its own
+    subject = _line(header.get("subject") or delivery.document_id or delivery.message_id)
     mail = EmailMessage()
     mail["From"] = email.sender
     mail["To"] = ", ".join(email.to)
@@ -84,8 +85,8 @@ def compose(delivery: OutboundDelivery) -> EmailMessage:
         mail["Subject"] = f"[Liên thông] Văn bản đến: {subject}"[:250]
     mail["Message-ID"] = make_msgid(idstring=delivery.delivery_id, domain="lienthong")
     mail["X-Lienthong-Message-Id"] = delivery.message_id
-    due = header.get("dueDate") or "-"
-    status = header.get("statusCode")
+    due = _line(header.get("dueDate") or "-")
+    status = _line(header.get("statusCode") or "")
     lines = [
         f"Đơn vị gửi / From: {delivery.sender}",
         f"Đơn vị nhận / To: {delivery.recipient}",
@@ -93,7 +94,8 @@ def compose(delivery: OutboundDelivery) -> EmailMessage:
         f"Trích yếu / Subject: {subject}",
     ]
     if status:
-        lines.append(f"Trạng thái / Status: {status} {header.get('description') or ''}".rstrip())
+        lines.append(f"Trạng thái / Status: {status} {_line(header.get('description') or '')}"
+                     .rstrip())
     else:
         lines.append(f"Hạn xử lý / Due: {due}")
     lines += ["", f"Mã gói tin trên trục / Hub message id: {delivery.message_id}"]
@@ -110,6 +112,10 @@ def compose(delivery: OutboundDelivery) -> EmailMessage:
         mail.add_attachment(delivery.payload, maintype=maintype, subtype=subtype,
                             filename=f"{delivery.message_id}.{extension}")
     return mail
+
+
+def _line(value: object) -> str:
+    return " ".join(str(value).split())[:500]
 
 
 def _summary(delivery: OutboundDelivery) -> dict[str, Any]:

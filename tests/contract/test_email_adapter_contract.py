@@ -82,3 +82,16 @@ def test_a_relay_that_is_not_smtp_is_refused_at_start_up() -> None:
         EmailNotifyAdapter(Egress()).check(
             "xa-phong-thu", Receive(mode="push", adapter="email", url="smtp://relay.hue.gov.vn"))
     assert "xa-phong-thu" in refused.value.detail and "receive.email" in refused.value.detail
+
+
+def test_a_subject_with_line_breaks_cannot_add_a_header() -> None:
+    from adapters.email_notify import compose
+
+    payload = b'{"subject": "Kh\\u1ea9n\\r\\nBcc: ai.do@example.vn"}'
+    mail = compose(OutboundDelivery(
+        message_id="m-1", delivery_id="d-1", kind="document", sender="000.00.00.H57",
+        recipient="000.01.21.H57", system_id=SYSTEM, document_id=None, attempt=1,
+        payload=payload, media_type="application/json",
+        endpoint=Receive(mode="push", adapter="email", url="smtp://127.0.0.1:25", email=TOLD)))
+    assert mail["Bcc"] is None
+    assert mail["Subject"] == "[Liên thông] Văn bản đến: Khẩn Bcc: ai.do@example.vn"

@@ -3,6 +3,7 @@ other, its statuses come back along the same path, both ways; a loop is refused.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import ssl
 from collections.abc import Callable, Iterator
@@ -14,9 +15,11 @@ import httpx
 import pytest
 from sqlalchemy import func, select
 
+from core.model import Form
 from core.settings import Settings
 from hub.store.models import Delivery, Message
 from routing.directory import Directory
+from schemas.mapping import convert
 from tests.egress_support import Pki, make_pki
 from tests.support import (
     DEPARTMENT,
@@ -26,9 +29,11 @@ from tests.support import (
     Receiver,
     body,
     document,
+    events_after,
     free_port,
     hue_directory_data,
     key_hash,
+    last_seq,
     run_hub,
     run_receiver,
     status,
@@ -72,7 +77,7 @@ def directory_a(receiver_url: str, port_b: int) -> Directory:
         {"id": "hub-phu-tho", "organizations": [PT_PROVINCE, PT_DEPARTMENT, GHOST],
          "api_key_hashes": [key_hash(KEY_A_GAVE_B)],
          "receive": {"mode": "push", "adapter": "hub", "url": f"https://127.0.0.1:{port_b}",
-                     "hub": {"api_key_env": ENV_KEY_FOR_B}}})
+                     "format": "edxml", "hub": {"api_key_env": ENV_KEY_FOR_B}}})
     return Directory.from_dict(data)
 
 
@@ -175,6 +180,19 @@ def test_a_document_reaches_the_other_province_and_its_statuses_come_back(pair: 
             == [(PT_DEPARTMENT, "delivered")]
 
 
+def test_an_edxml_package_reaches_the_other_hub_byte_for_byte(pair: Pair) -> None:
+    # the hops travel in a header, so a signature over the package would still hold
+    package = convert(body(document(66, to=(PT_DEPARTMENT,))), Form.JSON, Form.EDXML)
+    with pair.client() as client:
+        r = client.post(f"{pair.a.url}/api/v1/documents", content=package,
+                        headers={**auth(KEYS["province"]), "Content-Type": "application/xml"})
+        assert r.status_code == 202, r.text
+        wait_until(lambda: pair.at_b.at("/pt-department"), what="the document at Phú Thọ")
+        at_b = view(client, pair.b, pair.at_b.at("/pt-department")[0]
+                    .headers["X-Lienthong-Message-Id"], PT_KEYS["pt-department"])
+    assert (at_b["form"], at_b["sha256"]) == ("edxml", hashlib.sha256(package).hexdigest())
+
+
 def test_the_other_way_round(pair: Pair) -> None:
     with pair.client() as client:
         doc = document(61, to=(DEPARTMENT,), sender=PT_DEPARTMENT)
@@ -220,6 +238,7 @@ def test_a_package_that_would_circle_between_the_hubs_is_refused_at_the_first_hu
 
 
 def test_a_hop_header_naming_this_hub_is_refused_in_both_languages(pair: Pair) -> None:
+    before = last_seq(pair.a)
     with pair.client() as client:
         r = client.post(f"{pair.a.url}/api/v1/documents",
                         headers={**auth(KEY_A_GAVE_B),
@@ -227,6 +246,8 @@ def test_a_hop_header_naming_this_hub_is_refused_in_both_languages(pair: Pair) -
                                                      "m-1, 000.00.00.H44;2026-12-01T08:00:01Z;m-2"},
                         content=body(document(63, to=(PROVINCE,), sender=PT_DEPARTMENT)))
         assert r.status_code == 409, r.text
+        assert [(e["event"], e["code"]) for e in events_after(pair.a, before)
+                if e["event"] == "message.rejected"] == [("message.rejected", "federation_loop")]
         problem = r.json()
         assert problem["code"] == "federation_loop"
         assert "000.00.00.H57" in problem["detail"] and problem["detail_vi"]
