@@ -6,9 +6,9 @@ The peer is a system of the directory whose `receive.url` is the peer hub's base
 through, this one last, travel in the `X-Lienthong-Hops` header (core/hops.py): the peer
 shows them in its trace and refuses a package that already passed through it
 (`federation_loop`, a refusal: the delivery becomes a dead letter). The peer knows this hub
-as one of its systems: by the API key it gave this hub (`receive.hub.api_key_env` names the
-environment variable holding it) and/or the client certificate the egress gateway presents
-(settings `egress.client_cert`), for mutual TLS.
+as one of its systems by the API key it gave this hub (`receive.hub.api_key_env` names the
+environment variable holding it); the client certificate the egress gateway presents
+(settings `egress.client_cert`) gets it through a peer that demands mutual TLS.
 """
 
 from __future__ import annotations
@@ -34,8 +34,9 @@ class HubForwardAdapter:
         self._egress = egress
 
     def check(self, system_id: str, receive: Receive) -> None:
-        """Raises AdapterMisconfigured when `receive.url` is not an http(s) base address or
-        `receive.hub.api_key_env` names an environment variable that is not set."""
+        """Raises AdapterMisconfigured when `receive.url` is not an http(s) base address, or
+        `receive.hub.api_key_env` is missing or names an environment variable that is not
+        set (`hub_api_key_missing`)."""
         url = receive.url
         if not url:
             raise AdapterMisconfigured(
@@ -49,7 +50,14 @@ class HubForwardAdapter:
                 f"system {system_id}: receive.url {url!r} names an endpoint; give the peer "
                 "hub's base address, the adapter adds /api/v1/documents or /api/v1/statuses")
         env = receive.hub.api_key_env if receive.hub else None
-        if env and not os.environ.get(env):
+        if not env:
+            # the receiving hub knows its callers by key; a client certificate only opens
+            # the TLS door
+            raise AdapterMisconfigured(
+                f"system {system_id}: receive.hub.api_key_env is not set; it names the "
+                "environment variable holding the API key the peer hub gave this hub",
+                code="hub_api_key_missing")
+        if not os.environ.get(env):
             raise AdapterMisconfigured(
                 f"system {system_id}: receive.hub.api_key_env names {env}, which is not set; "
                 "it holds the API key the peer hub gave this hub",

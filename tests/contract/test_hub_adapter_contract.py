@@ -21,7 +21,8 @@ DOCUMENTS = "/api/v1/documents"
 
 class TestHubForward(AdapterContract):
     @pytest.fixture(autouse=True)
-    def _receiver(self) -> Iterator[None]:
+    def _receiver(self, monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+        monkeypatch.setenv("LT_CONTRACT_PEER_KEY", "khoa-cua-truc-ban")
         with run_receiver() as receiver:
             self.receiver: Receiver = receiver
             yield
@@ -30,11 +31,13 @@ class TestHubForward(AdapterContract):
         return HubForwardAdapter(egress)
 
     def endpoint(self, behaviour: str) -> Receive:
+        peer = HubPeer(api_key_env="LT_CONTRACT_PEER_KEY")
         if behaviour == UNREACHABLE:
-            return Receive(mode="push", adapter="hub", url=f"http://127.0.0.1:{free_port()}")
+            return Receive(mode="push", adapter="hub", url=f"http://127.0.0.1:{free_port()}",
+                           hub=peer)
         if behaviour in (BUSY, REFUSE):
             self.receiver.fail(DOCUMENTS, 503 if behaviour == BUSY else 422)
-        return Receive(mode="push", adapter="hub", url=self.receiver.url)
+        return Receive(mode="push", adapter="hub", url=self.receiver.url, hub=peer)
 
     def delivered(self) -> list[bytes]:
         return [r.body for r in self.receiver.at(DOCUMENTS)]
@@ -92,6 +95,11 @@ def test_a_loop_refused_by_the_peer_is_a_permanent_refusal_naming_its_code() -> 
 def test_a_key_variable_that_is_not_set_stops_start_up(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.delenv("LT_PEER_KEY_UNSET", raising=False)
     adapter = HubForwardAdapter(Egress({}))
+    with pytest.raises(AdapterMisconfigured) as unnamed:
+        adapter.check("hub-phu-tho", Receive(mode="push", adapter="hub",
+                                             url="https://lgsp.phutho.invalid"))
+    assert unnamed.value.code == "hub_api_key_missing"
+    assert "receive.hub.api_key_env" in unnamed.value.detail
     with pytest.raises(AdapterMisconfigured) as refused:
         adapter.check("hub-phu-tho", Receive(mode="push", adapter="hub",
                                              url="https://lgsp.phutho.invalid",
