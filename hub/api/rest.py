@@ -110,7 +110,9 @@ RESPONSES: dict[int | str, dict[str, object]] = {
     202: {"model": Accepted, "description": "stored; delivery follows"},
     200: {"model": Accepted, "description": "a duplicate: the first message's id"},
     409: {"description": "document_id_reused: the sender's DocumentId already names another "
-                         "document (different content); nothing stored"},
+                         "document (different content); federation_loop: the package already "
+                         "passed through this hub (X-Lienthong-Hops, docs/federation.md); "
+                         "nothing stored"},
 }
 
 
