@@ -13,6 +13,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Protocol, runtime_checkable
 
+from core.hops import Hop
 from routing.directory import Receive
 
 
@@ -32,6 +33,11 @@ class OutboundDelivery:
     media_type: str
     endpoint: Receive
     headers: dict[str, str] = field(default_factory=dict)
+    # the hubs the package passed through, this one last (core/hops.py): what a hub-to-hub
+    # adapter hands on to the next hub
+    hops: tuple[Hop, ...] = ()
+    # a time-limited link to the package (core/links.py), for a unit told by e-mail
+    link: str | None = None
 
 
 @dataclass(frozen=True)
