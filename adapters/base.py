@@ -21,6 +21,7 @@ from typing import Protocol, TypeVar, runtime_checkable
 from pydantic import BaseModel, ValidationError
 
 from core.errors import AdapterMisconfigured, FieldError
+from core.hops import Hop
 from routing.directory import Receive
 
 FORMS = ("json", "edxml")
@@ -93,6 +94,11 @@ class OutboundDelivery:
     media_type: str
     endpoint: Receive
     headers: dict[str, str] = field(default_factory=dict)
+    # the hubs the package passed through, this one last (core/hops.py): what a hub-to-hub
+    # adapter hands on to the next hub
+    hops: tuple[Hop, ...] = ()
+    # a time-limited link to the package (core/links.py), for a unit told by e-mail
+    link: str | None = None
 
 
 @dataclass(frozen=True)

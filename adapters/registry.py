@@ -33,13 +33,15 @@ DISTRIBUTION = "lienthong"
 
 
 def builtin_factories() -> dict[str, AdapterFactory]:
+    from adapters.email_notify import EmailNotifyAdapter
     from adapters.file_drop import FileDropAdapter
+    from adapters.hub_forward import HubForwardAdapter
     from adapters.rest_push import RestPushAdapter
     from adapters.soap_push import SoapPushAdapter
     from adapters.vdxp import VdxpAdapter
 
     return {"rest": RestPushAdapter, "soap": SoapPushAdapter, "vdxp": VdxpAdapter,
-            "file": FileDropAdapter}
+            "file": FileDropAdapter, "hub": HubForwardAdapter, "email": EmailNotifyAdapter}
 
 
 @dataclass(frozen=True)

@@ -226,6 +226,18 @@ _NEVER_INTERNAL = tuple(ipaddress.ip_network(n) for n in (
     "0.0.0.0/8", "169.254.0.0/16", "224.0.0.0/4", "::/128", "fe80::/10", "ff00::/8"))
 
 
+class Links(BaseModel):
+    """Time-limited links to a package in the mails of units told by e-mail (core/links.py):
+    on when `public_url` (the hub's address as mail readers reach it) is set."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    public_url: str | None = None
+    # the environment variable holding the HMAC secret (at least 32 bytes)
+    secret_env: str = Field(default="LIENTHONG_LINK_SECRET", pattern=r"^[A-Z_][A-Z0-9_]*$")
+    ttl_s: float = Field(default=7 * 24 * 3600.0, gt=0)
+
+
 class Egress(BaseModel):
     """The single exit: how the hub reaches receivers (security/egress.py)."""
 
@@ -419,6 +431,7 @@ class Settings(BaseSettings):
     people: People = Field(default_factory=People)
     audit: Audit = Field(default_factory=Audit)
     egress: Egress = Field(default_factory=Egress)
+    links: Links = Field(default_factory=Links)
     signatures: Signatures = Field(default_factory=Signatures)
     atrest: AtRest = Field(default_factory=AtRest)
     deadlines: Deadlines = Field(default_factory=Deadlines)

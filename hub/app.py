@@ -10,7 +10,7 @@ from fastapi import FastAPI
 
 import hub
 from core.settings import Settings
-from hub.api import admin, audit, deadletters, health, overdue, problems, rest, soap
+from hub.api import admin, audit, deadletters, health, links, overdue, problems, rest, soap
 from hub.api.guard import HeaderLimits
 from hub.api.routing_pin import PinRouting
 from hub.context import HubContext
@@ -61,6 +61,7 @@ def create_app(settings: Settings | None = None, context: HubContext | None = No
     app.include_router(overdue.router)
     app.include_router(admin.router)
     app.include_router(deadletters.router)
+    app.include_router(links.router)
     return app
 
 

@@ -142,6 +142,12 @@ def message_view(db: Database, settings: Settings, reader: Caller | System | Non
             {"organId": h.get("organId"), "timestamp": h.get("timestamp"), "source": "package"}
             for h in header.get("traceHeaderList", {}).get("traceHeaders", [])
         ]
+        # the hubs before this one, as the hub that forwarded it named them (core/hops.py)
+        hop_trace = [
+            {"organId": h.get("organId"), "timestamp": h.get("timestamp"), "source": "hop",
+             **({"message_id": h.get("messageId")} if full else {})}
+            for h in message.meta.get("hops", [])
+        ]
         hub_trace = [
             {"organId": settings.hub_organ_id, "timestamp": e.at, "event": e.event,
              # a participant sees the systems involved; workers, people and tools are "hub"
@@ -188,5 +194,5 @@ def message_view(db: Database, settings: Settings, reader: Caller | System | Non
             ],
             "warnings": message.meta.get("warnings", []),
             "signature": message.meta.get("signature"),
-            "trace": package_trace + hub_trace,
+            "trace": package_trace + hop_trace + hub_trace,
         }

@@ -76,6 +76,35 @@ class SoapEndpoint(BaseModel):
         return self
 
 
+class HubPeer(BaseModel):
+    """Another lienthong hub this one forwards to (adapter `hub`, docs/federation.md): the
+    API key the peer gave this hub is never in the directory, only the name of the
+    environment variable that holds it."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    api_key_env: str | None = Field(default=None, pattern=r"^[A-Z_][A-Z0-9_]*$")
+
+
+class MailRecipients(BaseModel):
+    """A unit without a system, told by e-mail (adapter `email`, docs/adapters.md): who
+    gets the mail, whom it is from, and whether the package is attached."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    to: tuple[str, ...] = Field(min_length=1)
+    sender: str
+    attach: bool = True
+
+    @field_validator("to")
+    @classmethod
+    def _addresses(cls, v: tuple[str, ...]) -> tuple[str, ...]:
+        for address in v:
+            if not re.fullmatch(r"[^@\s<>,]+@[^@\s<>,]+\.[^@\s<>,]+", address):
+                raise ValueError(f"{address!r} is not an e-mail address")
+        return v
+
+
 class Receive(BaseModel):
     """How a system receives: pushed through an adapter, or pulled from its inbox."""
 
@@ -88,6 +117,10 @@ class Receive(BaseModel):
     timeout_s: float | None = None
     soap: SoapEndpoint | None = None
     headers: dict[str, str] = Field(default_factory=dict)
+    # another lienthong hub (adapter `hub`)
+    hub: HubPeer | None = None
+    # a unit told by e-mail (adapter `email`); `url` is the relay, smtp:// or smtps://
+    email: MailRecipients | None = None
     # this system's own retry schedule (core/retry.py); None takes the hub's
     # (settings `delivery.retry_schedule`)
     retry: RetrySchedule | None = None

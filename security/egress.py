@@ -16,10 +16,18 @@ security/egress_net.py.
         egress_address_blocked             a loopback/private/link-local/... address
         egress_plain_http                  plain HTTP outside the internal zone
         egress_redirect                    the destination answered with a redirect
+        egress_plain_smtp                  smtp:// (not smtps://) outside the internal zone
     EgressAnswerTooLarge (PermanentError)  the answer is over egress.max_answer_bytes
     EgressTimeout (TransientError)     no answer (or no name resolution) in time
     EgressUnreachable (TransientError) no connection, a broken one, a failed TLS handshake
                                        (`egress_tls_failed`) or a proxy that refused
+    MailRefused (PermanentError)       the mail relay refused the message for good (5xx)
+    MailDeferred (TransientError)      the mail relay said try later (4xx)
+
+Mail (`send_mail`, security/egress_smtp.py) passes the same checks as HTTP: a relay
+registered for the system (`smtp://` or `smtps://` in its `receive.url`), resolved once,
+special addresses refused, plain `smtp://` only inside the internal zone, every step under
+a timeout, refusals audited. It goes direct, never through the HTTP proxy.
 """
 
 from __future__ import annotations
@@ -27,10 +35,11 @@ from __future__ import annotations
 import concurrent.futures
 import logging
 import os
+import smtplib
 import socket
 import ssl
 import time
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
 
@@ -51,6 +60,7 @@ from security.egress_net import (
     tls_context,
 )
 from security.egress_policy import Origin, Policy, Refusal, Route, Zone, ip_literal
+from security.egress_smtp import send_mail
 
 log = logging.getLogger(__name__)
 
@@ -77,6 +87,17 @@ class EgressTimeout(TransientError):
 class EgressUnreachable(TransientError):
     code = "egress_unreachable"
     title = "The destination cannot be reached"
+
+
+class MailRefused(PermanentError):
+    http_status = 502
+    code = "mail_refused"
+    title = "The mail relay refused the message"
+
+
+class MailDeferred(TransientError):
+    code = "mail_deferred"
+    title = "The mail relay asked to try again later"
 
 
 class EgressResponse(Protocol):
@@ -130,8 +151,8 @@ def registered_destinations(systems: Iterable[System]) -> dict[str, list[str]]:
         urls = [receive.url] if receive.url else []
         if receive.soap is not None:
             urls.append(receive.soap.wsdl)
-        out[system.id] = [u for u in urls if u.lower().startswith(("http://", "https://"))
-                          or u.lower().startswith(STREAM_PREFIXES)]
+        out[system.id] = [u for u in urls if u.lower().startswith(
+            ("http://", "https://", "smtp://", "smtps://", *STREAM_PREFIXES))]
     return out
 
 
@@ -189,6 +210,18 @@ class SystemEgress:
         """
         return self._gateway.connect(self.system_id, url, timeout=timeout)
 
+    def send_mail(self, url: str, *, sender: str, recipients: Sequence[str], message: bytes,
+                  timeout: float | None = None) -> dict[str, tuple[int, bytes]]:
+        """Hand a message to this system's mail relay (`smtp://` or `smtps://` URL); returns
+        the recipients the relay refused while taking it for the others.
+
+        Raises EgressDenied, EgressTimeout, EgressUnreachable, MailRefused (5xx, or every
+        recipient refused), MailDeferred (4xx).
+        """
+        return self._gateway.send_mail(self.system_id, url, sender=sender,
+                                       recipients=recipients, message=message,
+                                       timeout=timeout)
+
 
 class Egress:
     """Owns the outbound connection pool and each system's list of places it may go."""
@@ -218,6 +251,7 @@ class Egress:
             password = os.environ.get(s.client_key_password_env) \
                 if s.client_key_password_env else None
             context = tls_context(s.ca_bundle, s.client_cert, s.client_key, password)
+            self._tls = context
             proxy = Proxy.parse(s.proxy_url) if s.proxy_url else None
         except (OSError, ssl.SSLError, ValueError, httpx.InvalidURL) as exc:
             raise HubError(f"egress: {exc}", code="egress_misconfigured") from exc
@@ -251,6 +285,8 @@ class Egress:
                                     headers={"User-Agent": USER_AGENT, **(headers or {})},
                                     content=content)
             target = Origin.of(request.url)
+            if target.scheme not in ("http", "https"):
+                raise ValueError(f"{target.scheme}: is for mail (send_mail)")
         except (httpx.InvalidURL, ValueError) as exc:
             raise self._refuse(system_id, str(url)[:200], "unregistered", Refusal(
                 "egress_not_registered", f"system {system_id} may not reach {url!r}: not an "
@@ -320,6 +356,57 @@ class Egress:
         self._observed(label, "unreachable", time.monotonic() - started)
         raise EgressUnreachable(f"cannot reach {where}: {last}"[:500]) from last
 
+    def send_mail(self, system_id: str, url: str, *, sender: str, recipients: Sequence[str],
+                  message: bytes, timeout: float | None = None
+                  ) -> dict[str, tuple[int, bytes]]:
+        """One message on behalf of `system_id`; see SystemEgress.send_mail."""
+        try:
+            target = Origin.of(url)
+            if target.scheme not in ("smtp", "smtps"):
+                raise ValueError("not an smtp:// or smtps:// URL")
+        except ValueError as exc:
+            raise self._refuse(system_id, str(url)[:200], "unregistered", Refusal(
+                "egress_not_registered", f"system {system_id} may not send mail to {url!r}: "
+                f"{exc}", f"{url!r} không phải địa chỉ smtp:// hoặc smtps://")) from exc
+        policy = self.policy
+        label = str(target) if policy.registered(target) else "unregistered"
+        refusal = policy.admit(system_id, target)
+        if refusal is not None:
+            raise self._refuse(system_id, str(target), label, refusal)
+        started = time.monotonic()
+        addresses = self._resolve(target, label, started)
+        route = policy.vet(system_id, target, addresses)
+        if isinstance(route, Refusal):
+            raise self._refuse(system_id, str(target), label, route)
+        try:
+            refused = send_mail(route, self._tls, sender=sender, recipients=recipients,
+                                message=message, timeout=timeout or self.default_timeout)
+        except smtplib.SMTPRecipientsRefused as exc:
+            codes = [code for code, _ in exc.recipients.values()]
+            self._observed(label, "refused", time.monotonic() - started)
+            error = MailDeferred if any(400 <= c < 500 for c in codes) else MailRefused
+            raise error(f"{target} refused every recipient: {_smtp_answers(exc.recipients)}"
+                        ) from exc
+        except smtplib.SMTPResponseException as exc:
+            self._observed(label, "refused", time.monotonic() - started)
+            error = MailDeferred if 400 <= exc.smtp_code < 500 else MailRefused
+            text = exc.smtp_error if isinstance(exc.smtp_error, str) \
+                else exc.smtp_error.decode("utf-8", "replace")
+            raise error(f"{target} answered {exc.smtp_code} {text[:200]}") from exc
+        except (smtplib.SMTPException, OSError) as exc:
+            # smtplib reports a read that timed out as a closed connection
+            if _caused_by(exc, TimeoutError):
+                self._observed(label, "timeout", time.monotonic() - started)
+                raise EgressTimeout(f"timed out: mail to {target}") from exc
+            self._observed(label, "unreachable", time.monotonic() - started)
+            if _tls_failure(exc):
+                raise EgressUnreachable(f"TLS with {target} failed: {exc}",
+                                        code="egress_tls_failed") from exc
+            raise EgressUnreachable(f"cannot reach {target}: {type(exc).__name__}: "
+                                    f"{exc}"[:500]) from exc
+        self._observed(label, "sent", time.monotonic() - started)
+        return refused
+
     def _resolve(self, target: Origin, label: str, started: float) -> list[str]:
         if ip_literal(target.host) is not None:
             return [target.host]
@@ -384,6 +471,22 @@ class Egress:
         self._pool.close()
         if self._own_resolver and isinstance(self._resolver, SystemResolver):
             self._resolver.close()
+
+
+def _caused_by(exc: BaseException, kind: type[BaseException]) -> bool:
+    seen: BaseException | None = exc
+    for _ in range(5):
+        if seen is None:
+            return False
+        if isinstance(seen, kind):
+            return True
+        seen = seen.__cause__ or seen.__context__
+    return False
+
+
+def _smtp_answers(answers: dict[str, tuple[int, bytes]]) -> str:
+    return "; ".join(f"{who}: {code} {text.decode('utf-8', 'replace')[:100]}"
+                     for who, (code, text) in sorted(answers.items()))[:500]
 
 
 def _tls_failure(exc: BaseException) -> bool:

@@ -8,8 +8,8 @@ with the code a decision names. A destination passes when
    or is the very address the registered origin names (loopback, private, link-local,
    CGNAT, unspecified, multicast and reserved addresses are otherwise refused, so a name
    cannot be pointed at the metadata service or the hub's own database);
-3. it is reached over HTTPS, unless it is in the internal zone (an internal domain, every
-   address in an internal network, or an address the origin names literally).
+3. it is reached over HTTPS (mail: smtps), unless it is in the internal zone (an internal
+   domain, every address in an internal network, or an address the origin names literally).
 """
 
 from __future__ import annotations
@@ -72,6 +72,10 @@ def ip_literal(host: str) -> IPAddress | None:
         return None
 
 
+# what the gateway speaks: HTTP(S) for every adapter, SMTP for mail (security/egress_smtp.py)
+SCHEMES = ("http", "https", "smtp", "smtps")
+
+
 @dataclass(frozen=True, order=True)
 class Origin:
     """scheme://host:port, the host lower-case and IDNA-encoded, the port explicit."""
@@ -94,7 +98,8 @@ class Origin:
         if not parsed.scheme or not parsed.raw_host:
             raise ValueError("not an absolute URL with a host")
         scheme = parsed.scheme.lower()
-        port = parsed.port or {"https": 443, "http": 80, "sftp": 22, "ssh": 22}.get(scheme, 0)
+        port = parsed.port or {"https": 443, "http": 80, "smtps": 465, "smtp": 25,
+                               "sftp": 22, "ssh": 22}.get(scheme, 0)
         return cls(scheme, parsed.raw_host.decode("ascii").lower(), port)
 
 
@@ -158,13 +163,13 @@ class Policy:
         return origin in self._owners
 
     def admit(self, system_id: str, origin: Origin,
-              schemes: tuple[str, ...] = ("http", "https")) -> Refusal | None:
+              schemes: tuple[str, ...] = SCHEMES) -> Refusal | None:
         """Before any name is resolved: is this origin one of the system's? `schemes`: those
-        the caller speaks (http(s) requests; sftp/ssh for a checked socket)."""
+        the caller speaks (a checked socket, SystemEgress.connect, is for sftp/ssh only)."""
         if origin.scheme not in schemes:
             return Refusal("egress_not_registered",
                            f"{origin.scheme}: is not a scheme the hub speaks here "
-                           f"({' or '.join(schemes)})",
+                           f"({', '.join(schemes)})",
                            f"giao thức {origin.scheme}: không được hỗ trợ "
                            f"(chỉ {', '.join(schemes)})")
         if origin in self.origins(system_id):
@@ -225,7 +230,19 @@ class Policy:
         internal = internal or self.zone.has_name(origin.host)
         if origin.scheme == "http" and not internal:
             return _plain_http(system_id, origin)
+        if origin.scheme == "smtp" and not internal:
+            return _plain_smtp(system_id, origin)
         return Route(origin, tuple(str(a) for a in parsed), internal)
+
+
+def _plain_smtp(system_id: str, origin: Origin) -> Refusal:
+    return Refusal(
+        "egress_plain_smtp",
+        f"system {system_id} may not reach {origin} over smtp://: outside the internal zone "
+        "(egress.internal_networks, egress.internal_domains) only smtps:// (TLS from the "
+        "first byte) is used",
+        f"hệ thống {system_id} không được gửi thư tới {origin} bằng smtp://: ngoài vùng mạng "
+        "nội bộ chỉ dùng smtps:// (mã hóa TLS)")
 
 
 def _plain_http(system_id: str, origin: Origin) -> Refusal:

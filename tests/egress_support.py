@@ -158,8 +158,9 @@ def _write_key(key: ec.EllipticCurvePrivateKey, path: Path) -> Path:
     return path
 
 
-def make_pki(where: Path, server_name: str) -> Pki:
-    """A CA, a server certificate for `server_name` and a client certificate, all PEM."""
+def make_pki(where: Path, server_name: str, *, server_ip: str | None = None) -> Pki:
+    """A CA, a server certificate for `server_name` (and `server_ip`, when given) and a
+    client certificate, all PEM."""
     now = dt.datetime.now(dt.UTC)
     ca_key = _key()
     ca_name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "lienthong test CA")])
@@ -192,8 +193,10 @@ def make_pki(where: Path, server_name: str) -> Pki:
                    .add_extension(x509.AuthorityKeyIdentifier.from_issuer_public_key(
                        ca_key.public_key()), critical=False))
         if san:
-            builder = builder.add_extension(
-                x509.SubjectAlternativeName([x509.DNSName(name)]), critical=False)
+            names: list[x509.GeneralName] = [x509.DNSName(name)]
+            if server_ip:
+                names.append(x509.IPAddress(ipaddress.ip_address(server_ip)))
+            builder = builder.add_extension(x509.SubjectAlternativeName(names), critical=False)
         return builder.sign(ca_key, hashes.SHA256()), key
 
     server, server_key = leaf(server_name, ExtendedKeyUsageOID.SERVER_AUTH, True)

@@ -155,20 +155,24 @@ class LiveHub:
 
 
 @contextlib.contextmanager
-def run_hub(settings: Settings, directory: Directory | None) -> Iterator[LiveHub]:
-    """The real app under uvicorn on a free loopback port, in a thread. With `directory`
-    None the hub reads (and reloads) the settings' directory file."""
+def run_hub(settings: Settings, directory: Directory | None, *, port: int | None = None,
+            **tls: Any) -> Iterator[LiveHub]:
+    """The real app under uvicorn on a free loopback port (or `port`), in a thread. With
+    `directory` None the hub reads (and reloads) the settings' directory file. `tls` is
+    uvicorn's ssl_* options (ssl_certfile, ssl_keyfile, ssl_ca_certs, ssl_cert_reqs): the
+    hub then answers HTTPS only."""
     ctx = HubContext.build(settings, directory=directory)
     app = create_app(settings, context=ctx)
-    port = free_port()
+    port = port or free_port()
     config = uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning",
-                            lifespan="on")
+                            lifespan="on", **tls)
     server = uvicorn.Server(config)
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()
     try:
         wait_until(lambda: server.started, timeout=20, what="uvicorn to start")
-        yield LiveHub(f"http://127.0.0.1:{port}", ctx)
+        scheme = "https" if tls.get("ssl_certfile") else "http"
+        yield LiveHub(f"{scheme}://127.0.0.1:{port}", ctx)
     finally:
         server.should_exit = True
         thread.join(timeout=20)

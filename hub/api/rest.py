@@ -7,6 +7,7 @@ people; the directory by any authenticated caller (docs/security.md has the tabl
 
 from __future__ import annotations
 
+from functools import partial
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, Query, Request, Response
@@ -14,6 +15,7 @@ from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
 from starlette.concurrency import run_in_threadpool
 
+from core.hops import HOPS_HEADER, parse_hops
 from core.model import Form, Kind
 from hub.api.deps import EVERYONE, CallerSystem, Hub, require
 from hub.api.guard import read_body
@@ -85,7 +87,10 @@ class AckIn(BaseModel):
 async def _submit(request: Request, hub: Hub, system: System, kind: Kind) -> JSONResponse:
     raw = await read_body(request, hub.settings.limits)
     media_type = request.headers.get("content-type", "")
-    receipt = await run_in_threadpool(hub.ingest.submit, system, raw, media_type, kind, "rest")
+    # another lienthong hub names the hubs the package came through (core/hops.py)
+    hops = parse_hops(request.headers.get(HOPS_HEADER))
+    receipt = await run_in_threadpool(partial(hub.ingest.submit, hops=hops), system, raw,
+                                      media_type, kind, "rest")
     status = 202 if receipt.status == "accepted" else 200
     return JSONResponse(receipt.as_dict(), status_code=status,
                         headers={"Location": f"/api/v1/messages/{receipt.id}"})
@@ -106,7 +111,9 @@ RESPONSES: dict[int | str, dict[str, object]] = {
     202: {"model": Accepted, "description": "stored; delivery follows"},
     200: {"model": Accepted, "description": "a duplicate: the first message's id"},
     409: {"description": "document_id_reused: the sender's DocumentId already names another "
-                         "document (different content); nothing stored"},
+                         "document (different content); federation_loop: the package already "
+                         "passed through this hub (X-Lienthong-Hops, docs/federation.md); "
+                         "nothing stored"},
 }
 
 

@@ -15,6 +15,8 @@ from sqlalchemy import and_, delete, or_, select, update
 from adapters.base import OutboundDelivery
 from adapters.registry import AdapterRegistry
 from core.errors import HubError, PermanentError, ServiceUnavailable, TransientError
+from core.hops import Hop
+from core.links import LinkSigner
 from core.model import Form
 from core.settings import Settings
 from hub.auditing import append_about
@@ -59,6 +61,7 @@ class DeliveryWorker:
     ) -> None:
         self.settings = settings
         self.db = db
+        self.links = LinkSigner.from_settings(settings.links)
         self.routing = routing
         self.adapters = adapters
         # the hub's default; a system's `receive.retry` in the directory overrides it
@@ -300,6 +303,10 @@ class DeliveryWorker:
             payload=payload,
             media_type=target.media_type,
             endpoint=system.receive,
+            hops=(*(Hop.from_dict(h) for h in message.meta.get("hops", [])),
+                  Hop.now(self.settings.hub_organ_id, message.id)),
+            link=self.links.url(message.id, delivery.recipient_org)
+            if self.links is not None and system.receive.email is not None else None,
         )
 
     def _succeeded(self, delivery: Delivery, started: dt.datetime, detail: str) -> Outcome:

@@ -91,6 +91,8 @@ def build_rows(sub: Submission, directory: Directory, *, routes: list[Route] | N
     meta = env.metadata()
     if lineage.warnings:
         meta["warnings"] = [*meta["warnings"], *(w.as_dict() for w in lineage.warnings)]
+    if sub.hops:
+        meta["hops"] = [h.as_dict() for h in sub.hops]
     rows = Rows(
         receipt=Receipt(id=message_id, kind=env.kind, document_id=document_id,
                         status="accepted", recipients=[rt.recipient for rt in sub.routes],

@@ -11,6 +11,7 @@ import logging
 import time
 from typing import Protocol
 
+from core.hops import Hop, refuse_loop
 from core.model import Kind
 from core.settings import Settings
 from hub.ingest.authorise import authorise
@@ -62,20 +63,23 @@ class Ingest:
 
     # -- steps 3..8 -------------------------------------------------------------------------
     def submit(
-        self, system: System, raw: bytes, media_type: str, kind: Kind, channel: str = "rest"
+        self, system: System, raw: bytes, media_type: str, kind: Kind, channel: str = "rest",
+        *, hops: tuple[Hop, ...] = (),
     ) -> Receipt:
         """Run a package through the pipeline.
 
         Raises a PermanentError subclass for bad input, a refused signature or a DocumentId
         already used for another document (DocumentIdReused; audited, nothing stored) or
-        ServiceUnavailable when the database is down.
+        ServiceUnavailable when the database is down; Conflict (federation_loop) when `hops`,
+        the hubs the package came through, already name this hub.
         """
+        refuse_loop(hops, self.settings.hub_organ_id)
         started = time.perf_counter()
         # one routing snapshot (directory and rules) for the whole submission
         config = self.routing.current()
         directory = config.directory
         sub = Submission(system=system, raw=raw, media_type=media_type, kind=kind,
-                         channel=channel, directory=directory)
+                         channel=channel, directory=directory, hops=hops)
         parse(sub, self.codecs, system.profile(self.settings.validation.profile))
         verify(sub, self.verifier, directory)
         authorise(sub, directory)

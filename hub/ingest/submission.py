@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from core.errors import FieldError
+from core.hops import Hop
 from core.model import Envelope, Kind
 from routing.directory import Directory, System
 from routing.router import Route
@@ -47,6 +48,8 @@ class Submission:
     original_id: str | None = None
     # an update, replacement, recall or status: its thread (hub/ingest/lifecycle.py)
     lineage: Lineage | None = None
+    # the hubs the package passed through before this one (core/hops.py), oldest first
+    hops: tuple[Hop, ...] = ()
 
     @property
     def parsed(self) -> Envelope:

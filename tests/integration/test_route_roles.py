@@ -61,6 +61,8 @@ ROUTES: dict[tuple[str, str], frozenset[str]] = {
     ("GET", "/api/v1/deadletters"): OPERATORS,
     ("POST", "/api/v1/deadletters/replay"): OPERATORS,
     ("POST", "/api/v1/admin/reload"): ADMINS,
+    # public, but the signed, expiring token in the path is the credential (core/links.py)
+    ("GET", "/api/v1/links/{token}"): OPEN,
     ("GET", "/soap"): OPEN,  # the WSDL
     ("POST", "/soap"): SYSTEMS,  # every operation; people do not use SOAP
     ("GET", "/openapi.json"): OPEN,

@@ -132,6 +132,8 @@ def test_sweeps_during_a_database_outage_are_one_log_line(
         return 0
 
     monkeypatch.setattr(sweeper_module, "sweep_once", sweep)
+    # the other step of a sweep (deliveries held behind finished ones) is not looked at here
+    monkeypatch.setattr(sweeper_module, "release_stranded", lambda _db: 0)
     sweeper = Sweeper(db, lambda ids, priority: True, DeliverySettings(sweep_interval_s=0.01))
     sweeper.start()
     try:
