@@ -89,6 +89,12 @@ class Breaker:
         (the deliveries that waited for it may go now)."""
         if not self.enabled:
             return False
+        with self.db.reading() as session:  # the common case, a healthy system: no write
+            row = session.execute(
+                select(DestinationHealth.state, DestinationHealth.failures)
+                .where(DestinationHealth.system_id == system_id)).one_or_none()
+        if row is None or (row.state == "closed" and row.failures == 0):
+            return False
         with self.db.transaction() as session:
             reopened = session.execute(
                 update(DestinationHealth)
