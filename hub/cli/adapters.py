@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 import typer
@@ -52,10 +53,16 @@ def adapters_list(config: ConfigOpt = None) -> None:
 
 def _health(database_url: str) -> dict[str, Health] | None:
     """Every receiving system's circuit breaker; None when the database cannot be read."""
+    from sqlalchemy.engine import make_url
+
     from core.settings import Delivery
     from hub.delivery.breaker import Breaker
     from hub.store.db import Database
 
+    url = make_url(database_url)
+    if url.get_backend_name() == "sqlite" and (
+            not url.database or not Path(url.database).exists()):
+        return None  # no hub has run here yet: a listing does not create the database
     try:
         db = Database(database_url)
         try:
@@ -71,7 +78,7 @@ def _states(systems: list[str], health: dict[str, Health] | None) -> str:
     if not systems:
         return "-"
     if health is None:
-        return "unknown (database unavailable)"
+        return "unknown (no database, or unavailable)"
     bad = [health[s] for s in systems if s in health and health[s].state != "closed"]
     if not bad:
         return "ok"
