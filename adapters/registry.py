@@ -179,7 +179,7 @@ class AdapterRegistry:
         name = system.receive.adapter
         adapter = self._adapters[name]
         try:
-            self._check_declared(adapter, system)
+            self.check_declared(adapter, system)
         except AdapterMisconfigured as exc:
             raise AdapterMisconfigured(f"adapter {name!r}: {exc.detail}", code=exc.code,
                                        errors=exc.errors, detail_vi=exc.detail_vi) from exc
@@ -196,7 +196,7 @@ class AdapterRegistry:
                            code="adapter_failed") from exc
 
     @staticmethod
-    def _check_declared(adapter: Adapter, system: System) -> None:
+    def check_declared(adapter: Adapter, system: System) -> None:
         """The system against what the adapter declares. Raises AdapterMisconfigured."""
         receive, caps = system.receive, capabilities_of(adapter)
         if not caps.push:

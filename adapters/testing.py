@@ -47,8 +47,9 @@ from adapters.base import (
     options_model_of,
     validate_options,
 )
+from adapters.registry import AdapterRegistry
 from core.errors import AdapterMisconfigured, HubError, PermanentError, TransientError
-from routing.directory import Receive
+from routing.directory import Receive, System
 from security.egress import Egress, EgressDenied, EgressRefusal
 
 ACCEPT, BUSY, REFUSE, UNREACHABLE = "accept", "busy", "refuse", "unreachable"
@@ -231,7 +232,16 @@ class AdapterContract:
         wrong = self.invalid_options()
         if model is None:
             assert wrong is None, "invalid_options() is given, but the adapter has no options"
-            pytest.skip("the adapter takes no receive.options")
+            assert hasattr(adapter, "options"), (
+                "declare `options = None` (it takes no receive.options) or an options model")
+            # an adapter that takes no options refuses any a system gives it, naming both
+            given = self.endpoint(ACCEPT).model_copy(update={"options": {"unexpected": "1"}})
+            system = System(id="contract-system", organizations=(), receive=given)
+            with pytest.raises(AdapterMisconfigured) as refused:
+                AdapterRegistry.check_declared(adapter, system)
+            assert "contract-system" in refused.value.detail
+            assert "receive.options" in refused.value.detail
+            return
         assert wrong is not None, (
             "the adapter has an options model: implement invalid_options() returning "
             "receive.options it must refuse and the field it names")

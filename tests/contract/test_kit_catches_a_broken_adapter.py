@@ -21,6 +21,8 @@ EXPECTED = {
     "test_a_delivered_again_message_carries_the_same_hub_message_id":
         "send delivery.message_id (the same on every attempt)",
     "test_declares_its_contract": "declares no capabilities; add the class attribute",
+    "test_its_options_model_refuses_wrong_options_naming_system_and_field":
+        "declare `options = None` (it takes no receive.options) or an options model",
     "test_opens_no_connection_of_its_own": "uses httpx (httpx): reach the network only through "
                                            "the egress gateway",
     "test_nothing_leaves_outside_the_egress_gateway":
