@@ -47,7 +47,10 @@ def world(pg_url: str, tmp_path: Path) -> Iterator[tuple[LiveHub, Receiver, dict
         write_directory(file, data)
         settings = Settings(database_url=pg_url, directory_file=file,
                             rate_limits={"enabled": False},
-                            delivery={"sweep_interval_s": 0.5, "lease_s": 5.0, "timeout_s": 5})
+                            delivery={"sweep_interval_s": 0.5, "lease_s": 5.0, "timeout_s": 5,
+                                      # the receiver's breaker opens too: a short cool-down
+                                      # lets its probes spend the last attempts quickly
+                                      "breaker_cooldown_s": 0.2})
         assert settings.delivery.retry.total_s() == 24 * 3600  # the hub's default: a day
         with run_hub(settings, None) as hub:
             with hub.ctx.db.transaction() as session:
