@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import logging
-import threading
 from collections.abc import Callable
 
 import dramatiq
@@ -39,9 +38,11 @@ class Dispatcher:
             raise HubError("the broker has dramatiq's Retries middleware; retries belong to "
                            "the hub (build the broker with make_broker)", code="broker_retries")
         self._actors: dict[str, dramatiq.Actor] = {}  # type: ignore[type-arg]
-        # what the logs last said of the broker: one line per change, not one per delivery
-        self._broker_up = True
-        self._state_lock = threading.Lock()
+        # the broker as dispatch sees it: one line per change, not one per delivery
+        self.broker_outage = Outage(
+            log, "broker unreachable (%s); deliveries wait in the outbox and the sweeper "
+            "sends them when it answers",
+            "broker reachable again; the sweeper sends what waited in the outbox")
         # the database as the delivery actors see it: its loss said once, not per delivery
         self.database = Outage(
             log, "database unavailable (%s): deliveries taken from the broker meanwhile get "
@@ -102,24 +103,12 @@ class Dispatcher:
             try:
                 actor.send_with_options(args=(delivery_id,), delay=delay_ms or None)
             except Exception as exc:  # the broker is down: the outbox keeps the delivery
-                self._broker_state(False, exc)
+                self.broker_outage.failed(exc)
                 self._forget_dispatch(delivery_ids[n:])
                 return False
         if delivery_ids:
-            self._broker_state(True)
+            self.broker_outage.answered()
         return True
-
-    def _broker_state(self, up: bool, exc: BaseException | None = None) -> None:
-        """Log the broker going down or coming back, once per change."""
-        with self._state_lock:
-            if up == self._broker_up:
-                return
-            self._broker_up = up
-        if up:
-            log.warning("broker reachable again; the sweeper sends what waited in the outbox")
-        else:
-            log.error("broker unreachable (%s); deliveries wait in the outbox and the sweeper "
-                      "sends them when it answers", _reason(exc))
 
     def _forget_dispatch(self, delivery_ids: list[str]) -> None:
         try:
@@ -146,18 +135,14 @@ class Dispatcher:
         try:
             up = bool(client.ping())
         except Exception as exc:
-            self._broker_state(False, exc)
+            self.broker_outage.failed(exc)
             return False
-        self._broker_state(up)
+        if up:
+            self.broker_outage.answered()
+        else:
+            self.broker_outage.failed(ConnectionError("no answer to PING"))
         return up
 
     def close(self) -> None:
         self.broker.close()
 
-
-def _reason(exc: BaseException | None) -> str:
-    """The error's class and first line: enough to tell a refused port from a timeout."""
-    if exc is None:
-        return "no answer"
-    first = str(exc).splitlines()[0] if str(exc) else ""
-    return f"{type(exc).__name__}: {first}"[:300]
