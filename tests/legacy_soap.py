@@ -7,11 +7,11 @@ import threading
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from typing import Any
 
 from schemas.xmlparser import parse_xml
-from tests.support import free_port
+from tests.support import free_port, serving
 
 NS = "urn:qlvb:lienthong"
 SOAP11 = "http://schemas.xmlsoap.org/soap/envelope/"
@@ -148,12 +148,6 @@ def run_legacy_service() -> Iterator[LegacyService]:
             else:
                 self._send(200, OK)
 
-    server = ThreadingHTTPServer(("127.0.0.1", port), Handler)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
+    with serving(port, Handler):
         yield service
-    finally:
-        server.shutdown()
-        server.server_close()
 

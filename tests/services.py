@@ -15,6 +15,7 @@ import socket
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
+from typing import NoReturn
 from urllib.parse import urlsplit
 
 DEFAULT_PG = "postgresql+psycopg://postgres@127.0.0.1:5432/test"
@@ -113,11 +114,16 @@ def fresh_database(server_url: str, prefix: str = "lt") -> Iterator[str]:
 
 def require(url: str | None, what: str) -> str:
     """The service URL, or fail (under CI) / skip (elsewhere) saying what is missing."""
+    if url is None:
+        unavailable(f"{what} is not available (set LIENTHONG_TEST_DATABASE_URL / _REDIS_URL)")
+    return url
+
+
+def unavailable(message: str) -> NoReturn:
+    """A service or binary a test needs is missing: under CI the run fails (never a silent
+    pass); elsewhere the test is skipped, saying what is missing."""
     import pytest
 
-    if url is None:
-        message = f"{what} is not available (set LIENTHONG_TEST_DATABASE_URL / _REDIS_URL)"
-        if in_ci():
-            pytest.fail(message + "; under CI a missing service fails the run")
-        pytest.skip(message)
-    return url
+    if in_ci():
+        pytest.fail(message + "; under CI a missing service fails the run")
+    pytest.skip(message)

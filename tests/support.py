@@ -108,6 +108,19 @@ def _opened(event: threading.Event) -> threading.Event:
 
 
 @contextlib.contextmanager
+def serving(port: int, handler: type[BaseHTTPRequestHandler]) -> Iterator[None]:
+    """A threaded HTTP server on loopback `port` for the `with` block, then shut down."""
+    server = ThreadingHTTPServer(("127.0.0.1", port), handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+@contextlib.contextmanager
 def run_receiver() -> Iterator[Receiver]:
     port = free_port()
     receiver = Receiver(url=f"http://127.0.0.1:{port}")
@@ -136,15 +149,11 @@ def run_receiver() -> Iterator[Receiver]:
             self.end_headers()
             self.wfile.write(payload)
 
-    server = ThreadingHTTPServer(("127.0.0.1", port), Handler)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield receiver
-    finally:
-        receiver.gate.set()
-        server.shutdown()
-        server.server_close()
+    with serving(port, Handler):
+        try:
+            yield receiver
+        finally:
+            receiver.gate.set()  # held requests end before the server shuts down
 
 
 # -- a live hub ------------------------------------------------------------------------------

@@ -15,10 +15,10 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from email.parser import BytesParser
 from email.policy import HTTP
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from typing import Any
 
-from tests.support import free_port
+from tests.support import free_port, serving
 
 PLATFORM_ID, PLATFORM_SECRET = "000.00.00.H57.lgsp", "platform-secret-for-tests"
 SECRET_ENV = "LIENTHONG_TEST_VDXP_SECRET"
@@ -167,11 +167,5 @@ def run_platform() -> Iterator[Platform]:
                                           str(parts[0].get_filename())))
             return 200, _answer(DocId=doc_id)
 
-    server = ThreadingHTTPServer(("127.0.0.1", port), Handler)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
+    with serving(port, Handler):
         yield platform
-    finally:
-        server.shutdown()
-        server.server_close()

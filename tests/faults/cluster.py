@@ -16,10 +16,9 @@ import signal
 import subprocess
 import tempfile
 from pathlib import Path
+from typing import NoReturn
 
-import pytest
-
-from tests.services import in_ci
+from tests.services import unavailable
 from tests.support import free_port, wait_until
 
 PG_BIN_ROOT = Path("/usr/lib/postgresql")
@@ -27,11 +26,9 @@ PG_BIN_ROOT = Path("/usr/lib/postgresql")
 PG_ACCOUNT = "postgres"
 
 
-def missing(what: str) -> None:
-    """Skip, saying what is missing; under CI fail the run instead (never a silent pass)."""
-    if in_ci():
-        pytest.fail(f"the fault test needs {what}; under CI a missing binary fails the run")
-    pytest.skip(f"the fault test needs {what}")
+def missing(what: str) -> NoReturn:
+    """Fail under CI, skip elsewhere, saying what is missing (tests/services.py)."""
+    unavailable(f"the fault test needs {what}")
 
 
 def postgres_bindir() -> Path | None:
